@@ -1,0 +1,141 @@
+//! The API's settings, read once at startup from `BIBLIO_*` variables (see `.env.example`).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use common::config::{self, ConfigError, ProcessEnv, Secret, Source};
+
+use crate::domain::email::Email;
+use crate::domain::member::Password;
+use crate::storage::PoolSettings;
+
+/// The development token secret: fine on a laptop, refused when `BIBLIO_ENV=production`.
+const DEV_TOKEN_SECRET: &str = "biblio-development-secret-do-not-use-in-production";
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub production: bool,
+    pub bind: SocketAddr,
+    pub database_url: Secret,
+    pub pool: PoolSettings,
+    pub token_secret: Secret,
+    pub token_ttl: chrono::Duration,
+    /// A librarian made sure to exist at startup (`BIBLIO_ADMIN_EMAIL`/`BIBLIO_ADMIN_PASSWORD`).
+    pub admin: Option<(Email, Password)>,
+    pub report_refresh: Duration,
+}
+
+impl Settings {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_source(&ProcessEnv)
+    }
+
+    pub fn from_source(env: &dyn Source) -> Result<Self, ConfigError> {
+        let production = match config::string_or(env, "BIBLIO_ENV", "development").as_str() {
+            "production" => true,
+            "development" | "test" => false,
+            other => return Err(ConfigError::invalid("BIBLIO_ENV", other, "expected development, test or production")),
+        };
+        let bind = config::parse_or(env, "BIBLIO_BIND", SocketAddr::from(([127, 0, 0, 1], 8082)))?;
+        let database_url = config::string_or(env, "BIBLIO_DATABASE_URL", "mysql://root@127.0.0.1:3306/biblio");
+        if !database_url.starts_with("mysql://") && !database_url.starts_with("mariadb://") {
+            return Err(ConfigError::invalid("BIBLIO_DATABASE_URL", "<hidden>", "must start with mysql://"));
+        }
+        let max_connections = config::parse_or(env, "BIBLIO_DB_MAX_CONNECTIONS", 20u32)?;
+        if !(1..=500).contains(&max_connections) {
+            return Err(ConfigError::invalid("BIBLIO_DB_MAX_CONNECTIONS", max_connections, "must be between 1 and 500"));
+        }
+        let acquire_ms = config::parse_or(env, "BIBLIO_DB_ACQUIRE_TIMEOUT_MS", 2_000u64)?;
+        if !(10..=60_000).contains(&acquire_ms) {
+            return Err(ConfigError::invalid("BIBLIO_DB_ACQUIRE_TIMEOUT_MS", acquire_ms, "must be between 10 and 60000"));
+        }
+        let token_secret = match env.get("BIBLIO_TOKEN_SECRET") {
+            Some(s) if s.len() < 32 => {
+                return Err(ConfigError::invalid("BIBLIO_TOKEN_SECRET", "<hidden>", "must be at least 32 characters"));
+            }
+            Some(s) => Secret::new(s),
+            None if production => {
+                return Err(ConfigError::Missing {
+                    name: "BIBLIO_TOKEN_SECRET",
+                    why: " when BIBLIO_ENV=production (tokens must not be signed with the development secret)".into(),
+                });
+            }
+            None => Secret::new(DEV_TOKEN_SECRET),
+        };
+        let ttl_secs = config::parse_or(env, "BIBLIO_TOKEN_TTL_SECS", 3_600i64)?;
+        if !(60..=30 * 86_400).contains(&ttl_secs) {
+            return Err(ConfigError::invalid("BIBLIO_TOKEN_TTL_SECS", ttl_secs, "must be between 60 and 2592000"));
+        }
+        let admin = match (env.get("BIBLIO_ADMIN_EMAIL"), env.get("BIBLIO_ADMIN_PASSWORD")) {
+            (None, None) => None,
+            (Some(email), Some(password)) => Some((
+                Email::parse(&email).map_err(|e| ConfigError::invalid("BIBLIO_ADMIN_EMAIL", &email, e))?,
+                Password::parse(password).map_err(|e| ConfigError::invalid("BIBLIO_ADMIN_PASSWORD", "<hidden>", e))?,
+            )),
+            (Some(_), None) => return Err(ConfigError::Missing { name: "BIBLIO_ADMIN_PASSWORD", why: " when BIBLIO_ADMIN_EMAIL is set".into() }),
+            (None, Some(_)) => return Err(ConfigError::Missing { name: "BIBLIO_ADMIN_EMAIL", why: " when BIBLIO_ADMIN_PASSWORD is set".into() }),
+        };
+        let refresh = config::parse_or(env, "BIBLIO_REPORT_REFRESH_SECS", 60u64)?;
+        if !(1..=86_400).contains(&refresh) {
+            return Err(ConfigError::invalid("BIBLIO_REPORT_REFRESH_SECS", refresh, "must be between 1 and 86400"));
+        }
+        Ok(Self {
+            production,
+            bind,
+            database_url: Secret::new(database_url),
+            pool: PoolSettings { max_connections, acquire_timeout: Duration::from_millis(acquire_ms) },
+            token_secret,
+            token_ttl: chrono::Duration::seconds(ttl_secs),
+            admin,
+            report_refresh: Duration::from_secs(refresh),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_work_on_a_developer_machine() {
+        let s = Settings::from_source(&env(&[])).expect("defaults are valid");
+        assert_eq!(s.bind.port(), 8082);
+        assert_eq!(s.pool.max_connections, 20);
+        assert!(s.admin.is_none());
+    }
+
+    #[test]
+    fn production_without_a_secret_is_a_startup_error_naming_the_variable() {
+        let err = Settings::from_source(&env(&[("BIBLIO_ENV", "production")])).expect_err("no secret");
+        assert!(err.to_string().contains("BIBLIO_TOKEN_SECRET"), "{err}");
+    }
+
+    #[test]
+    fn invalid_values_name_their_variable() {
+        for (name, value) in [
+            ("BIBLIO_BIND", "nowhere"),
+            ("BIBLIO_DB_MAX_CONNECTIONS", "0"),
+            ("BIBLIO_DATABASE_URL", "postgres://x"),
+            ("BIBLIO_REPORT_REFRESH_SECS", "-1"),
+            ("BIBLIO_ADMIN_EMAIL", "not-an-email"),
+        ] {
+            let mut vars = env(&[(name, value)]);
+            if name == "BIBLIO_ADMIN_EMAIL" {
+                vars.insert("BIBLIO_ADMIN_PASSWORD".into(), "long enough password".into());
+            }
+            let err = Settings::from_source(&vars).expect_err(name);
+            assert!(err.to_string().contains(name), "{name}: {err}");
+        }
+    }
+
+    #[test]
+    fn admin_credentials_come_in_pairs() {
+        let err = Settings::from_source(&env(&[("BIBLIO_ADMIN_EMAIL", "a@b.org")])).expect_err("no password");
+        assert!(err.to_string().contains("BIBLIO_ADMIN_PASSWORD"), "{err}");
+    }
+}

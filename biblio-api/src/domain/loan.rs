@@ -1,0 +1,317 @@
+//! Loans: who may borrow what, and the service that creates and closes them.
+//!
+//! The rules that concern many rows at once (copies on the shelf, the member's limit, the loan
+//! being whole) are enforced inside one database transaction by `storage::loans`; this module
+//! decides who may act, parses the request and turns storage outcomes into answers.
+
+use chrono::{DateTime, Duration, SubsecRound, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::MySqlPool;
+use utoipa::ToSchema;
+
+use super::ids::{BookId, LoanId, MemberId};
+use super::member::Caller;
+use super::page::Page;
+use super::{FieldError, LOAN_BOOKS, LOAN_DAYS, MAX_BOOKS_PER_MEMBER, Problems};
+use crate::error::Error;
+use crate::storage::{self, loans::LoanRejection, loans::ReturnOutcome};
+
+/// A loan as the API shows it. Times are RFC 3339 in UTC.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct Loan {
+    pub id: LoanId,
+    pub member_id: MemberId,
+    pub book_ids: Vec<BookId>,
+    pub created_at: DateTime<Utc>,
+    pub due_at: DateTime<Utc>,
+    pub returned_at: Option<DateTime<Utc>>,
+    /// `active`, `overdue` or `returned`, as of the response.
+    pub status: LoanStatus,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum LoanStatus {
+    Active,
+    Overdue,
+    Returned,
+}
+
+impl LoanStatus {
+    pub fn of(due_at: DateTime<Utc>, returned_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Self {
+        match returned_at {
+            Some(_) => Self::Returned,
+            None if due_at < now => Self::Overdue,
+            None => Self::Active,
+        }
+    }
+}
+
+/// A loan as a client asks for it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct LoanInput {
+    /// The borrower; members may only borrow for themselves. Defaults to the caller.
+    pub member_id: Option<u64>,
+    /// 1 to 5 distinct books.
+    pub book_ids: Option<Vec<u64>>,
+}
+
+/// A valid loan request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoanRequest {
+    pub member_id: MemberId,
+    pub book_ids: Vec<BookId>,
+}
+
+impl LoanRequest {
+    pub fn parse(input: LoanInput, caller: &Caller) -> Result<Self, Vec<FieldError>> {
+        let mut p = Problems::default();
+        let member_id = MemberId(input.member_id.unwrap_or(caller.member_id.0));
+        let books = p.required("book_ids", input.book_ids);
+        if let Some(books) = &books {
+            if !LOAN_BOOKS.contains(&books.len()) {
+                p.add(
+                    "book_ids",
+                    format!("must list {} to {} books", LOAN_BOOKS.start(), LOAN_BOOKS.end()),
+                );
+            }
+            for (i, id) in books.iter().enumerate() {
+                if books[..i].contains(id) {
+                    p.add(format!("book_ids[{i}]"), "is listed twice");
+                }
+            }
+        }
+        p.into_result()?;
+        let book_ids = books.unwrap_or_default().into_iter().map(BookId).collect();
+        Ok(Self { member_id, book_ids })
+    }
+}
+
+/// Which loans to list.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LoanListParams {
+    /// Whose loans; members see only their own (the default for them).
+    pub member_id: Option<String>,
+    /// `active` (includes overdue), `overdue` or `returned`.
+    pub status: Option<String>,
+    pub page: Option<String>,
+    pub per_page: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoanFilter {
+    pub member_id: Option<MemberId>,
+    pub status: Option<LoanStatus>,
+    pub page: Page,
+}
+
+impl LoanFilter {
+    pub fn parse(params: &LoanListParams, caller: &Caller) -> Result<Self, Error> {
+        let mut p = Problems::default();
+        let member_id = match params.member_id.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            None => None,
+            Some(raw) => p.check(
+                "member_id",
+                raw.parse::<u64>().map(MemberId).map_err(|_| "must be a member id".to_owned()),
+            ),
+        };
+        let status = match params.status.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            None => None,
+            Some("active") => Some(LoanStatus::Active),
+            Some("overdue") => Some(LoanStatus::Overdue),
+            Some("returned") => Some(LoanStatus::Returned),
+            Some(_) => {
+                p.add("status", "must be active, overdue or returned");
+                None
+            }
+        };
+        let page = Page::parse(params.page.as_deref(), params.per_page.as_deref(), &mut p);
+        p.into_result().map_err(Error::Invalid)?;
+        let page = page.ok_or_else(|| Error::Invalid(vec![FieldError::new("page", "is invalid")]))?;
+        let member_id = match (caller.is_librarian(), member_id) {
+            (true, wanted) => wanted,
+            (false, None) => Some(caller.member_id),
+            (false, Some(wanted)) => {
+                caller.require_self_or_librarian(wanted)?;
+                Some(wanted)
+            }
+        };
+        Ok(Self { member_id, status, page })
+    }
+}
+
+/// Creates, lists and closes loans.
+#[derive(Clone)]
+pub struct LoanService {
+    pool: MySqlPool,
+}
+
+/// How often a transaction that lost a deadlock is tried again before giving up with 503.
+const DEADLOCK_ATTEMPTS: u32 = 4;
+
+impl LoanService {
+    pub fn new(pool: MySqlPool) -> Self {
+        Self { pool }
+    }
+
+    #[tracing::instrument(name = "LoanService::create", skip_all, fields(member_id, books = input.book_ids.as_ref().map_or(0, Vec::len)))]
+    pub async fn create(&self, caller: &Caller, input: LoanInput) -> Result<Loan, Error> {
+        let request = LoanRequest::parse(input, caller).map_err(Error::Invalid)?;
+        tracing::Span::current().record("member_id", request.member_id.0);
+        caller.require_self_or_librarian(request.member_id)?;
+        let now = Utc::now().trunc_subsecs(6);
+        let due_at = now + Duration::days(LOAN_DAYS);
+        let mut attempt = 1;
+        let outcome = loop {
+            let mut conn = self.pool.acquire().await?;
+            match storage::loans::create(&mut conn, request.member_id, &request.book_ids, now, due_at).await {
+                Err(e) if storage::is_transient(&e) && attempt < DEADLOCK_ATTEMPTS => {
+                    tracing::debug!(attempt, error = %e, "loan transaction lost a lock race; retrying");
+                    attempt += 1;
+                }
+                other => break other?,
+            }
+        };
+        match outcome {
+            Ok(id) => {
+                tracing::info!(loan_id = id.0, member_id = request.member_id.0, books = request.book_ids.len(), "loan created");
+                Ok(Loan {
+                    id,
+                    member_id: request.member_id,
+                    book_ids: request.book_ids,
+                    created_at: now,
+                    due_at,
+                    returned_at: None,
+                    status: LoanStatus::Active,
+                })
+            }
+            Err(rejection) => {
+                tracing::info!(member_id = request.member_id.0, ?rejection, "loan rejected");
+                Err(rejection_error(rejection, &request))
+            }
+        }
+    }
+
+    #[tracing::instrument(name = "LoanService::return_loan", skip_all, fields(loan_id = id.0))]
+    pub async fn return_loan(&self, caller: &Caller, id: LoanId) -> Result<Loan, Error> {
+        let loan = storage::loans::find(&self.pool, id, Utc::now())
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("loan {id} does not exist")))?;
+        caller.require_self_or_librarian(loan.member_id)?;
+        let now = Utc::now().trunc_subsecs(6);
+        let mut attempt = 1;
+        let outcome = loop {
+            let mut conn = self.pool.acquire().await?;
+            match storage::loans::mark_returned(&mut conn, id, now).await {
+                Err(e) if storage::is_transient(&e) && attempt < DEADLOCK_ATTEMPTS => attempt += 1,
+                other => break other?,
+            }
+        };
+        match outcome {
+            ReturnOutcome::Returned => {
+                tracing::info!(loan_id = id.0, member_id = loan.member_id.0, "loan returned");
+                Ok(Loan { returned_at: Some(now), status: LoanStatus::Returned, ..loan })
+            }
+            ReturnOutcome::AlreadyReturned => Err(Error::conflict("already_returned", format!("loan {id} was already returned"))),
+            ReturnOutcome::NotFound => Err(Error::NotFound(format!("loan {id} does not exist"))),
+        }
+    }
+
+    pub async fn get(&self, caller: &Caller, id: LoanId) -> Result<Loan, Error> {
+        let loan = storage::loans::find(&self.pool, id, Utc::now())
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("loan {id} does not exist")))?;
+        // A member asking for someone else's loan learns nothing about it.
+        caller
+            .require_self_or_librarian(loan.member_id)
+            .map_err(|_| Error::NotFound(format!("loan {id} does not exist")))?;
+        Ok(loan)
+    }
+
+    pub async fn list(&self, caller: &Caller, params: &LoanListParams) -> Result<(Vec<Loan>, u64, Page), Error> {
+        let filter = LoanFilter::parse(params, caller)?;
+        let (items, total) = storage::loans::list(&self.pool, &filter, Utc::now()).await?;
+        Ok((items, total, filter.page))
+    }
+}
+
+fn rejection_error(rejection: LoanRejection, request: &LoanRequest) -> Error {
+    let position = |id: BookId| request.book_ids.iter().position(|b| *b == id).unwrap_or(0);
+    match rejection {
+        LoanRejection::UnknownMember => Error::Invalid(vec![FieldError::new(
+            "member_id",
+            format!("member {} does not exist", request.member_id),
+        )]),
+        LoanRejection::LoanLimit { held } => Error::conflict(
+            "loan_limit",
+            format!(
+                "member {} holds {held} books; {} more would pass the limit of {MAX_BOOKS_PER_MEMBER}",
+                request.member_id,
+                request.book_ids.len()
+            ),
+        ),
+        LoanRejection::UnknownBooks(ids) => Error::Invalid(
+            ids.into_iter()
+                .map(|id| FieldError::new(format!("book_ids[{}]", position(id)), format!("book {id} does not exist")))
+                .collect(),
+        ),
+        LoanRejection::NoCopyAvailable(ids) => Error::Conflict {
+            code: "no_copy_available",
+            message: format!(
+                "no copy available of book {}",
+                ids.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+            ),
+            details: Some(serde_json::json!({ "book_ids": ids })),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::member::Role;
+
+    fn member(id: u64) -> Caller {
+        Caller { member_id: MemberId(id), role: Role::Member }
+    }
+
+    #[test]
+    fn a_loan_defaults_to_the_caller() {
+        let req = LoanRequest::parse(LoanInput { member_id: None, book_ids: Some(vec![1, 2]) }, &member(7)).expect("valid");
+        assert_eq!(req.member_id, MemberId(7));
+        assert_eq!(req.book_ids, [BookId(1), BookId(2)]);
+    }
+
+    #[test]
+    fn zero_or_six_books_are_refused() {
+        for n in [0u64, 6] {
+            let input = LoanInput { member_id: None, book_ids: Some((1..=n).collect()) };
+            let errors = LoanRequest::parse(input, &member(1)).expect_err("bad count");
+            assert_eq!(errors[0].field, "book_ids");
+        }
+    }
+
+    #[test]
+    fn a_book_listed_twice_is_refused() {
+        let input = LoanInput { member_id: None, book_ids: Some(vec![4, 5, 4]) };
+        let errors = LoanRequest::parse(input, &member(1)).expect_err("duplicate");
+        assert_eq!(errors[0].field, "book_ids[2]");
+    }
+
+    #[test]
+    fn a_member_cannot_list_someone_elses_loans() {
+        let params = LoanListParams { member_id: Some("2".into()), ..LoanListParams::default() };
+        assert!(matches!(LoanFilter::parse(&params, &member(1)), Err(Error::Forbidden(_))));
+        let own = LoanFilter::parse(&LoanListParams::default(), &member(1)).expect("own loans");
+        assert_eq!(own.member_id, Some(MemberId(1)));
+    }
+
+    #[test]
+    fn status_follows_due_and_return_dates() {
+        let now = Utc::now();
+        assert_eq!(LoanStatus::of(now + Duration::days(1), None, now), LoanStatus::Active);
+        assert_eq!(LoanStatus::of(now - Duration::days(1), None, now), LoanStatus::Overdue);
+        assert_eq!(LoanStatus::of(now - Duration::days(1), Some(now), now), LoanStatus::Returned);
+    }
+}

@@ -1,0 +1,282 @@
+//! Members: readers and librarians.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::email::Email;
+use super::ids::MemberId;
+use super::{FieldError, Problems, bounded_text};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Member,
+    Librarian,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Member => "member",
+            Role::Librarian => "librarian",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        match raw.trim() {
+            "member" => Ok(Role::Member),
+            "librarian" => Ok(Role::Librarian),
+            _ => Err("must be member or librarian".into()),
+        }
+    }
+}
+
+/// A member as the API shows it: never with the password or its hash.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct Member {
+    pub id: MemberId,
+    pub name: String,
+    pub email: String,
+    pub role: Role,
+    /// Books held now, not yet returned.
+    pub books_on_loan: i32,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A member as a librarian sends it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct MemberInput {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub password: Option<String>,
+    /// `member` (default) or `librarian`.
+    pub role: Option<String>,
+}
+
+/// A password that meets the rules; only ever hashed, never stored or printed.
+#[derive(Clone)]
+pub struct Password(String);
+
+impl Password {
+    pub const MIN_LEN: usize = 8;
+    pub const MAX_LEN: usize = 128;
+
+    pub fn parse(raw: String) -> Result<Self, String> {
+        let len = raw.chars().count();
+        if len < Self::MIN_LEN {
+            return Err(format!("must be at least {} characters", Self::MIN_LEN));
+        }
+        if len > Self::MAX_LEN {
+            return Err(format!("must be at most {} characters", Self::MAX_LEN));
+        }
+        Ok(Self(raw))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(***)")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewMember {
+    pub name: String,
+    pub email: Email,
+    pub password: Password,
+    pub role: Role,
+}
+
+impl NewMember {
+    pub fn parse(input: MemberInput) -> Result<Self, Vec<FieldError>> {
+        let mut p = Problems::default();
+        let name = p
+            .required("name", input.name)
+            .and_then(|raw| p.check("name", bounded_text(&raw, 200)));
+        let email = p
+            .required("email", input.email)
+            .and_then(|raw| p.check("email", Email::parse(&raw)));
+        let password = p
+            .required("password", input.password)
+            .and_then(|raw| p.check("password", Password::parse(raw)));
+        let role = match input.role.as_deref() {
+            None => Some(Role::Member),
+            Some(raw) => p.check("role", Role::parse(raw)),
+        };
+        p.into_result()?;
+        match (name, email, password, role) {
+            (Some(name), Some(email), Some(password), Some(role)) => Ok(Self { name, email, password, role }),
+            _ => Err(vec![FieldError::new("body", "is incomplete")]),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_member_defaults_to_the_member_role() {
+        let m = NewMember::parse(MemberInput {
+            name: Some("Ada".into()),
+            email: Some("ada@example.org".into()),
+            password: Some("correct horse".into()),
+            role: None,
+        })
+        .expect("valid");
+        assert_eq!(m.role, Role::Member);
+    }
+
+    #[test]
+    fn bad_fields_are_named() {
+        let errors = NewMember::parse(MemberInput {
+            name: Some("".into()),
+            email: Some("nope".into()),
+            password: Some("short".into()),
+            role: Some("admin".into()),
+        })
+        .expect_err("all bad");
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["name", "email", "password", "role"]);
+    }
+
+    #[test]
+    fn passwords_do_not_print() {
+        let p = Password::parse("correct horse".into()).expect("long enough");
+        assert_eq!(format!("{p:?}"), "Password(***)");
+    }
+}
+
+/// Who is making a request: established from a verified token by the `auth` extractor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Caller {
+    pub member_id: MemberId,
+    pub role: Role,
+}
+
+impl Caller {
+    pub fn is_librarian(&self) -> bool {
+        self.role == Role::Librarian
+    }
+
+    pub fn require_librarian(&self) -> Result<(), crate::error::Error> {
+        if self.is_librarian() {
+            Ok(())
+        } else {
+            Err(crate::error::Error::Forbidden("only librarians may do this".into()))
+        }
+    }
+
+    /// Members act for themselves; librarians for anyone.
+    pub fn require_self_or_librarian(&self, member: MemberId) -> Result<(), crate::error::Error> {
+        if self.is_librarian() || self.member_id == member {
+            Ok(())
+        } else {
+            Err(crate::error::Error::Forbidden(format!(
+                "member {} may not act for member {member}",
+                self.member_id
+            )))
+        }
+    }
+}
+
+/// Members and their credentials.
+#[derive(Clone)]
+pub struct MemberDirectory {
+    pool: sqlx::MySqlPool,
+    tokens: crate::auth::TokenKeys,
+}
+
+/// What a successful login returns.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Session {
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+    pub member: Member,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct LoginInput {
+    pub email: Option<String>,
+    pub password: Option<String>,
+}
+
+impl MemberDirectory {
+    pub fn new(pool: sqlx::MySqlPool, tokens: crate::auth::TokenKeys) -> Self {
+        Self { pool, tokens }
+    }
+
+    #[tracing::instrument(name = "MemberDirectory::login", skip_all)]
+    pub async fn login(&self, input: LoginInput) -> Result<Session, crate::error::Error> {
+        let mut p = super::Problems::default();
+        let email = p.required("email", input.email);
+        let password = p.required("password", input.password);
+        p.into_result().map_err(crate::error::Error::Invalid)?;
+        let (Some(email), Some(password)) = (email, password) else {
+            return Err(crate::error::Error::invalid("email", "is required"));
+        };
+        let refused = || crate::error::Error::Unauthorized("email or password is wrong".into());
+        // A malformed email cannot belong to anyone: same answer as a wrong password.
+        let Ok(email) = Email::parse(&email) else { return Err(refused()) };
+        let credentials = crate::storage::members::credentials(&self.pool, &email).await?;
+        // Verify against a real hash even for unknown emails, so timing does not reveal them.
+        let hash = match credentials.as_ref() {
+            Some(c) => c.password_hash.clone(),
+            None => dummy_hash().await?,
+        };
+        let matches = crate::auth::verify_password_blocking(password, hash).await?;
+        let Some(credentials) = credentials.filter(|_| matches) else {
+            tracing::info!("login refused");
+            return Err(refused());
+        };
+        let member = credentials.member;
+        let (token, expires_at) = self.tokens.issue(member.id, member.role, Utc::now())?;
+        tracing::info!(member_id = member.id.0, "login");
+        Ok(Session { token, expires_at, member })
+    }
+
+    pub async fn create(&self, input: MemberInput) -> Result<Member, crate::error::Error> {
+        let new = NewMember::parse(input).map_err(crate::error::Error::Invalid)?;
+        let hash = crate::auth::hash_password_blocking(new.password.expose().to_owned()).await?;
+        let now = chrono::SubsecRound::trunc_subsecs(Utc::now(), 6);
+        let id = crate::storage::members::insert(&self.pool, &new.name, &new.email, new.role, &hash, now)
+            .await?
+            .map_err(|_| crate::error::Error::conflict("duplicate_email", format!("{} is already registered", new.email)))?;
+        tracing::info!(member_id = id.0, role = new.role.as_str(), "member created");
+        Ok(Member { id, name: new.name, email: new.email.to_string(), role: new.role, books_on_loan: 0, created_at: now })
+    }
+
+    pub async fn get(&self, caller: &Caller, id: MemberId) -> Result<Member, crate::error::Error> {
+        caller.require_self_or_librarian(id)?;
+        crate::storage::members::find(&self.pool, id)
+            .await?
+            .ok_or_else(|| crate::error::Error::NotFound(format!("member {id} does not exist")))
+    }
+
+    pub async fn list(&self, page: super::page::Page) -> Result<(Vec<Member>, u64), crate::error::Error> {
+        Ok(crate::storage::members::list(&self.pool, page).await?)
+    }
+
+    /// Makes sure the configured librarian exists with the configured password.
+    pub async fn ensure_librarian(&self, email: &Email, password: &Password) -> Result<(), crate::error::Error> {
+        let hash = crate::auth::hash_password_blocking(password.expose().to_owned()).await?;
+        crate::storage::members::upsert_librarian(&self.pool, email, &hash, Utc::now()).await?;
+        tracing::info!(email = %email, "librarian account ensured");
+        Ok(())
+    }
+}
+
+/// An argon2id hash (same parameters as real ones) of a string nobody types, verified against
+/// when the email is unknown. Computed once, on the first such login.
+async fn dummy_hash() -> Result<String, crate::error::Error> {
+    static DUMMY: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+    DUMMY
+        .get_or_try_init(|| crate::auth::hash_password_blocking("\u{0}no member has this password\u{0}".to_owned()))
+        .await
+        .cloned()
+}

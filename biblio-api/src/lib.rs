@@ -1,0 +1,21 @@
+//! Biblio's JSON API: catalogue, members, loans and reports on MySQL.
+//!
+//! # Layout
+//! - [`startup`]: [`startup::Application`] builds the app (pool, migrations, router) and serves it.
+//! - [`config`]: [`config::Settings`], parsed once from `BIBLIO_*` variables.
+//! - [`routes`]: one module per resource, thin handlers, the OpenAPI document.
+//! - [`domain`]: the rules — validated values (`Isbn`, `Email`, `Page`…) and the services
+//!   (`Catalogue`, `MemberDirectory`, `LoanService`, `Reports`) the handlers call.
+//! - [`storage`]: all SQL, one module per table group; migrations in `migrations/`.
+//! - [`auth`]: password hashing, tokens, and the `Caller` extractor.
+//! - [`error`]: the one error type and its JSON answers.
+//! - [`seed`]: `biblio-api seed`, deterministic lab-volume data.
+
+pub mod auth;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod routes;
+pub mod seed;
+pub mod startup;
+pub mod storage;

@@ -1,0 +1,35 @@
+//! `biblio-api`: serve the API (default), or `biblio-api seed …` to load lab-volume data.
+
+use biblio_api::config::Settings;
+use biblio_api::seed::SeedArgs;
+use biblio_api::startup::Application;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "biblio-api", version, about = "Biblio's JSON API")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API (the default): migrates first, then listens on BIBLIO_BIND.
+    Serve,
+    /// Fill the database with deterministic lab-volume data.
+    Seed(SeedArgs),
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    common::telemetry::init("biblio-api");
+    let cli = Cli::parse();
+    let settings = Settings::from_env()?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            let app = Application::build(&settings).await?;
+            app.run_until(common::shutdown::signal()).await
+        }
+        Command::Seed(args) => biblio_api::seed::run(&settings, &args).await,
+    }
+}

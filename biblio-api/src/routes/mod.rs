@@ -1,0 +1,169 @@
+//! HTTP: one module per resource, each owning its `router()`, merged here.
+//!
+//! Handlers are thin: extract, call the domain, map the result. Every route is registered
+//! through `utoipa_axum::routes!`, so the OpenAPI document (`/api/v1/openapi.json`) lists exactly
+//! the routes that exist.
+
+mod auth;
+mod books;
+mod health;
+mod loans;
+mod members;
+mod reports;
+
+use axum::extract::{FromRef, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::auth::TokenKeys;
+use crate::domain::book::Catalogue;
+use crate::domain::loan::LoanService;
+use crate::domain::member::MemberDirectory;
+use crate::domain::page::Page;
+use crate::domain::report::Reports;
+use crate::error::Error;
+
+/// What handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: sqlx::MySqlPool,
+    pub tokens: TokenKeys,
+    pub catalogue: Catalogue,
+    pub members: MemberDirectory,
+    pub loans: LoanService,
+    pub reports: Reports,
+}
+
+impl AppState {
+    pub fn new(pool: sqlx::MySqlPool, tokens: TokenKeys) -> Self {
+        Self {
+            catalogue: Catalogue::new(pool.clone()),
+            members: MemberDirectory::new(pool.clone(), tokens.clone()),
+            loans: LoanService::new(pool.clone()),
+            reports: Reports::new(pool.clone()),
+            tokens,
+            pool,
+        }
+    }
+}
+
+impl FromRef<AppState> for TokenKeys {
+    fn from_ref(state: &AppState) -> Self {
+        state.tokens.clone()
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Biblio API", description = "Catalogue, members, loans and reports of the Biblio library."),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "auth"), (name = "books"), (name = "members"), (name = "loans"), (name = "reports"), (name = "health"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
+    }
+}
+
+/// The whole API: every route, the OpenAPI document, JSON answers for unknown routes and methods.
+pub fn router(state: AppState) -> Router {
+    let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(auth::router())
+        .merge(books::router())
+        .merge(members::router())
+        .merge(loans::router())
+        .merge(reports::router())
+        .merge(health::router())
+        .split_for_parts();
+    let openapi = std::sync::Arc::new(openapi);
+    router
+        .route(
+            "/api/v1/openapi.json",
+            axum::routing::get(move || {
+                let openapi = openapi.clone();
+                async move { Json(openapi.as_ref().clone()) }
+            }),
+        )
+        .fallback(|| async { Error::NotFound("no such route".into()) })
+        .method_not_allowed_fallback(|| async {
+            Error::BadRequest { code: "method_not_allowed", message: "this route does not accept that method".into() }
+        })
+        .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
+        .with_state(state)
+}
+
+/// One page of a listing.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Paginated<T> {
+    pub items: Vec<T>,
+    pub page: u32,
+    pub per_page: u32,
+    pub total: u64,
+}
+
+impl<T> Paginated<T> {
+    pub fn new(items: Vec<T>, total: u64, page: Page) -> Self {
+        Self { items, page: page.page, per_page: page.per_page, total }
+    }
+}
+
+/// `Json` whose rejections answer in the API's error shape (400 malformed, 415 not JSON, 422 wrong types).
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    Json<T>: FromRequest<S, Rejection = axum::extract::rejection::JsonRejection>,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let Json(value) = Json::<T>::from_request(req, state).await?;
+        Ok(Self(value))
+    }
+}
+
+/// `Query` whose rejections answer in the API's error shape.
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiQuery<T>
+where
+    axum::extract::Query<T>: FromRequestParts<S, Rejection = axum::extract::rejection::QueryRejection>,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let axum::extract::Query(value) = axum::extract::Query::<T>::from_request_parts(parts, state).await?;
+        Ok(Self(value))
+    }
+}
+
+/// A numeric `{id}` path segment; anything else is a 400 naming the segment.
+pub struct IdPath(pub u64);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdPath {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let axum::extract::Path(raw) = axum::extract::Path::<String>::from_request_parts(parts, state).await?;
+        match raw.parse::<u64>() {
+            Ok(id) if id > 0 => Ok(Self(id)),
+            _ => Err(Error::BadRequest { code: "bad_path", message: format!("id must be a positive whole number, not {raw:?}") }),
+        }
+    }
+}

@@ -1,0 +1,44 @@
+//! `/api/v1/reports/*`: top books and top members for anyone, overdue loans for librarians.
+
+use axum::Json;
+use axum::extract::State;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::{ApiQuery, AppState};
+use crate::domain::member::Caller;
+use crate::domain::report::{Report, ReportParams};
+use crate::error::Error;
+use crate::storage::reports::{OverdueLoan, TopBook, TopMember};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(top_books))
+        .routes(routes!(top_members))
+        .routes(routes!(overdue))
+}
+
+/// The most borrowed books of all time.
+#[utoipa::path(get, path = "/api/v1/reports/top-books", tag = "reports", params(ReportParams),
+    responses((status = 200, body = Report<TopBook>), (status = 422)))]
+#[tracing::instrument(skip_all)]
+async fn top_books(State(state): State<AppState>, ApiQuery(params): ApiQuery<ReportParams>) -> Result<Json<Report<TopBook>>, Error> {
+    Ok(Json(state.reports.top_books(params.limit()?).await?))
+}
+
+/// The members who borrowed the most books.
+#[utoipa::path(get, path = "/api/v1/reports/top-members", tag = "reports", params(ReportParams),
+    responses((status = 200, body = Report<TopMember>), (status = 422)))]
+#[tracing::instrument(skip_all)]
+async fn top_members(State(state): State<AppState>, ApiQuery(params): ApiQuery<ReportParams>) -> Result<Json<Report<TopMember>>, Error> {
+    Ok(Json(state.reports.top_members(params.limit()?).await?))
+}
+
+/// Unreturned loans past their due date, oldest first (librarians).
+#[utoipa::path(get, path = "/api/v1/reports/overdue", tag = "reports", params(ReportParams), security(("bearer" = [])),
+    responses((status = 200, body = Report<OverdueLoan>), (status = 401), (status = 403), (status = 422)))]
+#[tracing::instrument(skip_all)]
+async fn overdue(State(state): State<AppState>, caller: Caller, ApiQuery(params): ApiQuery<ReportParams>) -> Result<Json<Report<OverdueLoan>>, Error> {
+    caller.require_librarian()?;
+    Ok(Json(state.reports.overdue(params.limit()?).await?))
+}

@@ -1,0 +1,60 @@
+//! Building and running the API: what `main` calls and what tests call with port 0.
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+
+use crate::auth::TokenKeys;
+use crate::config::Settings;
+use crate::routes::{self, AppState};
+use crate::storage;
+
+/// A built API: database migrated, socket bound, not yet serving.
+pub struct Application {
+    listener: TcpListener,
+    router: axum::Router,
+    state: AppState,
+}
+
+impl Application {
+    /// Connects to MySQL (creating the database if needed), applies migrations, ensures the
+    /// bootstrap librarian, and binds the listening socket.
+    pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
+        let pool = storage::connect(settings.database_url.expose(), &settings.pool).await?;
+        storage::migrate(&pool).await?;
+        let tokens = TokenKeys::new(settings.token_secret.expose().as_bytes(), settings.token_ttl);
+        let state = AppState::new(pool, tokens);
+        if let Some((email, password)) = &settings.admin {
+            state
+                .members
+                .ensure_librarian(email, password)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot create the BIBLIO_ADMIN_EMAIL librarian: {e:?}"))?;
+        }
+        let listener = TcpListener::bind(settings.bind)
+            .await
+            .with_context(|| format!("cannot listen on BIBLIO_BIND={}", settings.bind))?;
+        Ok(Self { router: routes::router(state.clone()), listener, state })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` resolves, then finishes in-flight requests and closes the pool.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        tracing::info!(address = %self.listener.local_addr()?, "biblio-api listening");
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .context("server error")?;
+        self.state.pool.close().await;
+        Ok(())
+    }
+}

@@ -1,0 +1,227 @@
+//! The `books` table.
+
+use chrono::{DateTime, Utc};
+use sqlx::{MySql, MySqlExecutor, QueryBuilder};
+
+use crate::domain::book::{Book, BookSearch, NewBook, fulltext_query};
+use crate::domain::ids::BookId;
+
+/// The columns of a [`BookRow`], as a macro so queries stay `&'static str` (sqlx 0.9 accepts
+/// only static or explicitly audited SQL).
+macro_rules! columns {
+    () => {
+        "id, isbn, title, authors, publisher, year, subjects, copies_total, copies_available"
+    };
+}
+
+#[derive(sqlx::FromRow)]
+struct BookRow {
+    id: u64,
+    isbn: String,
+    title: String,
+    authors: String,
+    publisher: Option<String>,
+    year: Option<i32>,
+    subjects: String,
+    copies_total: i32,
+    copies_available: i32,
+}
+
+impl From<BookRow> for Book {
+    fn from(r: BookRow) -> Self {
+        Book {
+            id: BookId(r.id),
+            isbn: r.isbn,
+            title: r.title,
+            authors: split_lines(&r.authors),
+            publisher: r.publisher,
+            year: r.year,
+            subjects: split_lines(&r.subjects),
+            copies_total: r.copies_total,
+            copies_available: r.copies_available,
+        }
+    }
+}
+
+fn split_lines(text: &str) -> Vec<String> {
+    text.lines().filter(|l| !l.is_empty()).map(str::to_owned).collect()
+}
+
+/// Lists are stored one entry per line; the domain guarantees entries have no line breaks.
+pub(crate) fn join_lines(list: &[String]) -> String {
+    list.join("\n")
+}
+
+/// Why a write to a book did not happen.
+#[derive(Debug, PartialEq, Eq)]
+pub enum WriteRejection {
+    NotFound,
+    DuplicateIsbn,
+    /// The new total is below the copies out on loan.
+    CopiesOnLoan { on_loan: i32 },
+}
+
+#[tracing::instrument(name = "db INSERT books", skip_all, fields(db.system.name = "mysql", db.operation.name = "INSERT", db.collection.name = "books"))]
+pub async fn insert(db: impl MySqlExecutor<'_>, book: &NewBook, now: DateTime<Utc>) -> Result<Result<BookId, WriteRejection>, sqlx::Error> {
+    let result = sqlx::query(
+        "INSERT INTO books (isbn, title, authors, publisher, year, subjects, copies_total, copies_available, created_at, updated_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(book.isbn.as_str())
+    .bind(&book.title)
+    .bind(join_lines(&book.authors))
+    .bind(&book.publisher)
+    .bind(book.year)
+    .bind(join_lines(&book.subjects))
+    .bind(book.copies_total)
+    .bind(book.copies_total)
+    .bind(now)
+    .bind(now)
+    .execute(db)
+    .await;
+    match result {
+        Ok(done) => Ok(Ok(BookId(done.last_insert_id()))),
+        Err(e) if super::violated_unique_key(&e).as_deref() == Some("uq_books_isbn") => Ok(Err(WriteRejection::DuplicateIsbn)),
+        Err(e) => Err(e),
+    }
+}
+
+#[tracing::instrument(name = "db SELECT books", skip_all, fields(db.system.name = "mysql", db.operation.name = "SELECT", db.collection.name = "books", book_id = id.0))]
+pub async fn find(db: impl MySqlExecutor<'_>, id: BookId) -> Result<Option<Book>, sqlx::Error> {
+    let row: Option<BookRow> = sqlx::query_as(concat!("SELECT ", columns!(), " FROM books WHERE id = ? AND deleted_at IS NULL"))
+        .bind(id.0)
+        .fetch_optional(db)
+        .await?;
+    Ok(row.map(Book::from))
+}
+
+/// Replaces a book's fields. A new `copies_total` moves `copies_available` by the same amount,
+/// which must not go below zero: copies out on loan cannot be removed from the catalogue.
+#[tracing::instrument(name = "db UPDATE books", skip_all, fields(db.system.name = "mysql", db.operation.name = "UPDATE", db.collection.name = "books", book_id = id.0))]
+pub async fn update(pool: &sqlx::MySqlPool, id: BookId, book: &NewBook, now: DateTime<Utc>) -> Result<Result<Book, WriteRejection>, sqlx::Error> {
+    // MySQL and MariaDB evaluate single-table SET assignments left to right, so
+    // copies_available is computed from the old copies_total before that is replaced.
+    let result = sqlx::query(
+        "UPDATE books SET copies_available = copies_available + (? - copies_total), copies_total = ?, \
+         isbn = ?, title = ?, authors = ?, publisher = ?, year = ?, subjects = ?, updated_at = ? \
+         WHERE id = ? AND deleted_at IS NULL AND copies_available + (? - copies_total) >= 0",
+    )
+    .bind(book.copies_total)
+    .bind(book.copies_total)
+    .bind(book.isbn.as_str())
+    .bind(&book.title)
+    .bind(join_lines(&book.authors))
+    .bind(&book.publisher)
+    .bind(book.year)
+    .bind(join_lines(&book.subjects))
+    .bind(now)
+    .bind(id.0)
+    .bind(book.copies_total)
+    .execute(pool)
+    .await;
+    match result {
+        Err(e) if super::violated_unique_key(&e).as_deref() == Some("uq_books_isbn") => Ok(Err(WriteRejection::DuplicateIsbn)),
+        Err(e) => Err(e),
+        Ok(done) => match find(pool, id).await? {
+            None => Ok(Err(WriteRejection::NotFound)),
+            Some(current) if done.rows_affected() == 0 => Ok(Err(WriteRejection::CopiesOnLoan {
+                on_loan: current.copies_total - current.copies_available,
+            })),
+            Some(current) => Ok(Ok(current)),
+        },
+    }
+}
+
+/// Withdraws a book from the catalogue. Its row stays (loan history points at it) but it is no
+/// longer found, and its ISBN may be used again. Refused while copies are out on loan.
+#[tracing::instrument(name = "db UPDATE books (withdraw)", skip_all, fields(db.system.name = "mysql", db.operation.name = "UPDATE", db.collection.name = "books", book_id = id.0))]
+pub async fn withdraw(pool: &sqlx::MySqlPool, id: BookId, now: DateTime<Utc>) -> Result<Result<(), WriteRejection>, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE books SET deleted_at = ?, in_catalogue = NULL, updated_at = ? WHERE id = ? AND deleted_at IS NULL AND copies_available = copies_total",
+    )
+    .bind(now)
+    .bind(now)
+    .bind(id.0)
+    .execute(pool)
+    .await?;
+    if done.rows_affected() == 1 {
+        return Ok(Ok(()));
+    }
+    Ok(Err(match find(pool, id).await? {
+        None => WriteRejection::NotFound,
+        Some(b) => WriteRejection::CopiesOnLoan { on_loan: b.copies_total - b.copies_available },
+    }))
+}
+
+/// One page of a catalogue search and the total number of matches.
+#[tracing::instrument(name = "db SELECT books (search)", skip_all, fields(db.system.name = "mysql", db.operation.name = "SELECT", db.collection.name = "books"))]
+pub async fn search(pool: &sqlx::MySqlPool, search: &BookSearch) -> Result<(Vec<Book>, u64), sqlx::Error> {
+    let relevance = search.text.as_deref().and_then(fulltext_query);
+
+    let mut count = QueryBuilder::<MySql>::new("SELECT COUNT(*) FROM books");
+    push_filters(&mut count, search, relevance.as_deref());
+    let total: i64 = count.build_query_scalar().fetch_one(pool).await?;
+
+    let mut page = QueryBuilder::<MySql>::new(concat!("SELECT ", columns!(), " FROM books"));
+    push_filters(&mut page, search, relevance.as_deref());
+    match &relevance {
+        Some(terms) => {
+            page.push(" ORDER BY MATCH (title, authors, subjects) AGAINST (");
+            page.push_bind(terms.clone());
+            page.push(" IN BOOLEAN MODE) DESC, title, id");
+        }
+        None => {
+            page.push(" ORDER BY title, id");
+        }
+    }
+    page.push(" LIMIT ");
+    page.push_bind(search.page.per_page);
+    page.push(" OFFSET ");
+    page.push_bind(search.page.offset());
+    let rows: Vec<BookRow> = page.build_query_as().fetch_all(pool).await?;
+    Ok((rows.into_iter().map(Book::from).collect(), total.max(0) as u64))
+}
+
+fn push_filters(q: &mut QueryBuilder<MySql>, search: &BookSearch, relevance: Option<&str>) {
+    q.push(" WHERE deleted_at IS NULL");
+    if let Some(text) = &search.text {
+        match relevance {
+            Some(terms) => {
+                q.push(" AND MATCH (title, authors, subjects) AGAINST (");
+                q.push_bind(terms.to_owned());
+                q.push(" IN BOOLEAN MODE)");
+            }
+            // Nothing indexable (e.g. "C#" or "Go"): a substring scan, rare and still bounded.
+            None => {
+                q.push(" AND (title LIKE ");
+                q.push_bind(like_pattern(text));
+                q.push(" OR isbn = ");
+                q.push_bind(text.replace('-', ""));
+                q.push(")");
+            }
+        }
+    }
+    for (column, value) in [("authors", &search.author), ("subjects", &search.subject)] {
+        let Some(value) = value else { continue };
+        match fulltext_query(value) {
+            Some(terms) => {
+                q.push(format!(" AND MATCH ({column}) AGAINST ("));
+                q.push_bind(terms);
+                q.push(" IN BOOLEAN MODE)");
+            }
+            None => {
+                q.push(format!(" AND {column} LIKE "));
+                q.push_bind(like_pattern(value));
+            }
+        }
+    }
+    if search.available_only {
+        q.push(" AND copies_available > 0");
+    }
+}
+
+/// `%text%` with LIKE's wildcards escaped, so user input is matched literally.
+fn like_pattern(text: &str) -> String {
+    let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    format!("%{escaped}%")
+}

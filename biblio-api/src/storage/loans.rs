@@ -1,0 +1,258 @@
+//! The `loans` and `loan_items` tables, and the two transactions that move copies.
+//!
+//! Creating a loan sends the same statements whatever the number of books (the N+1 lesson):
+//! BEGIN, one UPDATE of the member, one UPDATE of all the books, one INSERT of the loan, one
+//! multi-row INSERT of its items, COMMIT. The conditions in the UPDATEs are what make the
+//! invariants hold under any concurrency: a copy is taken only `WHERE copies_available > 0`,
+//! and the row lock each UPDATE takes serialises the racers, so the last copy goes to one.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use sqlx::{Acquire, AssertSqlSafe, MySql, MySqlConnection, MySqlExecutor, QueryBuilder, Row};
+
+use super::placeholders;
+use crate::domain::MAX_BOOKS_PER_MEMBER;
+use crate::domain::ids::{BookId, LoanId, MemberId};
+use crate::domain::loan::{Loan, LoanFilter, LoanStatus};
+
+/// Why a loan was not created. Nothing was written.
+#[derive(Debug, PartialEq, Eq)]
+pub enum LoanRejection {
+    UnknownMember,
+    /// The member would pass the limit of unreturned books.
+    LoanLimit { held: i32 },
+    UnknownBooks(Vec<BookId>),
+    NoCopyAvailable(Vec<BookId>),
+}
+
+/// Creates a loan of `books` (distinct, 1–5) for `member`, all or nothing.
+#[tracing::instrument(name = "db TRANSACTION create loan", skip_all, fields(db.system.name = "mysql", db.operation.name = "TRANSACTION", member_id = member.0, books = books.len()))]
+pub async fn create(
+    conn: &mut MySqlConnection,
+    member: MemberId,
+    books: &[BookId],
+    now: DateTime<Utc>,
+    due_at: DateTime<Utc>,
+) -> Result<Result<LoanId, LoanRejection>, sqlx::Error> {
+    let n = books.len() as i32;
+    let mut tx = conn.begin().await?;
+
+    let taken = sqlx::query(
+        "UPDATE members SET books_on_loan = books_on_loan + ? WHERE id = ? AND books_on_loan + ? <= ?",
+    )
+    .bind(n)
+    .bind(member.0)
+    .bind(n)
+    .bind(MAX_BOOKS_PER_MEMBER)
+    .execute(&mut *tx)
+    .await?;
+    if taken.rows_affected() == 0 {
+        tx.rollback().await?;
+        let held: Option<i32> = sqlx::query_scalar("SELECT books_on_loan FROM members WHERE id = ?")
+            .bind(member.0)
+            .fetch_optional(&mut *conn)
+            .await?;
+        return Ok(Err(match held {
+            None => LoanRejection::UnknownMember,
+            Some(held) => LoanRejection::LoanLimit { held },
+        }));
+    }
+
+    let sql = format!(
+        "UPDATE books SET copies_available = copies_available - 1, updated_at = ? \
+         WHERE id IN ({}) AND deleted_at IS NULL AND copies_available > 0",
+        placeholders(books.len())
+    );
+    let mut lend = sqlx::query(AssertSqlSafe(sql)).bind(now);
+    for book in books {
+        lend = lend.bind(book.0);
+    }
+    if lend.execute(&mut *tx).await?.rows_affected() != books.len() as u64 {
+        tx.rollback().await?;
+        return Ok(Err(diagnose_books(&mut *conn, books).await?));
+    }
+
+    let loan = sqlx::query("INSERT INTO loans (member_id, book_count, created_at, due_at) VALUES (?, ?, ?, ?)")
+        .bind(member.0)
+        .bind(n)
+        .bind(now)
+        .bind(due_at)
+        .execute(&mut *tx)
+        .await?;
+    let loan_id = LoanId(loan.last_insert_id());
+
+    let mut items = QueryBuilder::<MySql>::new("INSERT INTO loan_items (loan_id, book_id) ");
+    items.push_values(books, |mut row, book| {
+        row.push_bind(loan_id.0).push_bind(book.0);
+    });
+    items.build().execute(&mut *tx).await?;
+
+    tx.commit().await?;
+    Ok(Ok(loan_id))
+}
+
+/// After a refused loan: which books do not exist and which have no copy left.
+async fn diagnose_books(db: impl MySqlExecutor<'_>, books: &[BookId]) -> Result<LoanRejection, sqlx::Error> {
+    let sql = format!(
+        "SELECT id, copies_available FROM books WHERE id IN ({}) AND deleted_at IS NULL",
+        placeholders(books.len())
+    );
+    let mut query = sqlx::query_as::<_, (u64, i32)>(AssertSqlSafe(sql));
+    for book in books {
+        query = query.bind(book.0);
+    }
+    let found: HashMap<u64, i32> = query.fetch_all(db).await?.into_iter().collect();
+    let unknown: Vec<BookId> = books.iter().copied().filter(|b| !found.contains_key(&b.0)).collect();
+    if !unknown.is_empty() {
+        return Ok(LoanRejection::UnknownBooks(unknown));
+    }
+    Ok(LoanRejection::NoCopyAvailable(
+        books.iter().copied().filter(|b| found.get(&b.0).is_some_and(|n| *n <= 0)).collect(),
+    ))
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum ReturnOutcome {
+    Returned,
+    AlreadyReturned,
+    NotFound,
+}
+
+/// Closes a loan and puts its copies back on the shelf, all or nothing. Returning twice is
+/// refused by the `returned_at IS NULL` condition, so a copy is never put back twice.
+#[tracing::instrument(name = "db TRANSACTION return loan", skip_all, fields(db.system.name = "mysql", db.operation.name = "TRANSACTION", loan_id = id.0))]
+pub async fn mark_returned(conn: &mut MySqlConnection, id: LoanId, now: DateTime<Utc>) -> Result<ReturnOutcome, sqlx::Error> {
+    let mut tx = conn.begin().await?;
+    let closed = sqlx::query("UPDATE loans SET returned_at = ? WHERE id = ? AND returned_at IS NULL")
+        .bind(now)
+        .bind(id.0)
+        .execute(&mut *tx)
+        .await?;
+    if closed.rows_affected() == 0 {
+        tx.rollback().await?;
+        let exists: Option<u64> = sqlx::query_scalar("SELECT id FROM loans WHERE id = ?")
+            .bind(id.0)
+            .fetch_optional(&mut *conn)
+            .await?;
+        return Ok(if exists.is_some() { ReturnOutcome::AlreadyReturned } else { ReturnOutcome::NotFound });
+    }
+    sqlx::query(
+        "UPDATE books b JOIN loan_items li ON li.book_id = b.id \
+         SET b.copies_available = b.copies_available + 1, b.updated_at = ? WHERE li.loan_id = ?",
+    )
+    .bind(now)
+    .bind(id.0)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "UPDATE members m JOIN loans l ON l.member_id = m.id \
+         SET m.books_on_loan = m.books_on_loan - l.book_count WHERE l.id = ?",
+    )
+    .bind(id.0)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(ReturnOutcome::Returned)
+}
+
+#[derive(sqlx::FromRow)]
+struct LoanRow {
+    id: u64,
+    member_id: u64,
+    created_at: DateTime<Utc>,
+    due_at: DateTime<Utc>,
+    returned_at: Option<DateTime<Utc>>,
+}
+
+/// The columns of a [`LoanRow`] (a macro, so queries stay `&'static str`).
+macro_rules! columns {
+    () => {
+        "id, member_id, created_at, due_at, returned_at"
+    };
+}
+
+#[tracing::instrument(name = "db SELECT loans", skip_all, fields(db.system.name = "mysql", db.operation.name = "SELECT", db.collection.name = "loans", loan_id = id.0))]
+pub async fn find(pool: &sqlx::MySqlPool, id: LoanId, now: DateTime<Utc>) -> Result<Option<Loan>, sqlx::Error> {
+    let row: Option<LoanRow> = sqlx::query_as(concat!("SELECT ", columns!(), " FROM loans WHERE id = ?"))
+        .bind(id.0)
+        .fetch_optional(pool)
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let mut loans = with_items(pool, vec![row], now).await?;
+    Ok(loans.pop())
+}
+
+#[tracing::instrument(name = "db SELECT loans (list)", skip_all, fields(db.system.name = "mysql", db.operation.name = "SELECT", db.collection.name = "loans"))]
+pub async fn list(pool: &sqlx::MySqlPool, filter: &LoanFilter, now: DateTime<Utc>) -> Result<(Vec<Loan>, u64), sqlx::Error> {
+    let push_where = |q: &mut QueryBuilder<MySql>| {
+        q.push(" WHERE 1 = 1");
+        if let Some(member) = filter.member_id {
+            q.push(" AND member_id = ").push_bind(member.0);
+        }
+        match filter.status {
+            None => {}
+            Some(LoanStatus::Active) => {
+                q.push(" AND returned_at IS NULL");
+            }
+            Some(LoanStatus::Overdue) => {
+                q.push(" AND returned_at IS NULL AND due_at < ").push_bind(now);
+            }
+            Some(LoanStatus::Returned) => {
+                q.push(" AND returned_at IS NOT NULL");
+            }
+        }
+    };
+    let mut count = QueryBuilder::<MySql>::new("SELECT COUNT(*) FROM loans");
+    push_where(&mut count);
+    let total: i64 = count.build_query_scalar().fetch_one(pool).await?;
+
+    let mut page = QueryBuilder::<MySql>::new(concat!("SELECT ", columns!(), " FROM loans"));
+    push_where(&mut page);
+    page.push(" ORDER BY id DESC LIMIT ")
+        .push_bind(filter.page.per_page)
+        .push(" OFFSET ")
+        .push_bind(filter.page.offset());
+    let rows: Vec<LoanRow> = page.build_query_as().fetch_all(pool).await?;
+    Ok((with_items(pool, rows, now).await?, total.max(0) as u64))
+}
+
+/// Attaches the book ids to loans with one query for the whole page (no N+1).
+async fn with_items(pool: &sqlx::MySqlPool, rows: Vec<LoanRow>, now: DateTime<Utc>) -> Result<Vec<Loan>, sqlx::Error> {
+    let ids: Vec<u64> = rows.iter().map(|r| r.id).collect();
+    let mut items = items_of(pool, &ids).await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| Loan {
+            id: LoanId(r.id),
+            member_id: MemberId(r.member_id),
+            book_ids: items.remove(&r.id).unwrap_or_default(),
+            created_at: r.created_at,
+            due_at: r.due_at,
+            returned_at: r.returned_at,
+            status: LoanStatus::of(r.due_at, r.returned_at, now),
+        })
+        .collect())
+}
+
+/// The book ids of each loan in `loan_ids`, in one query.
+pub(crate) async fn items_of(pool: &sqlx::MySqlPool, loan_ids: &[u64]) -> Result<HashMap<u64, Vec<BookId>>, sqlx::Error> {
+    let mut items: HashMap<u64, Vec<BookId>> = HashMap::new();
+    if loan_ids.is_empty() {
+        return Ok(items);
+    }
+    let sql = format!(
+        "SELECT loan_id, book_id FROM loan_items WHERE loan_id IN ({}) ORDER BY loan_id, book_id",
+        placeholders(loan_ids.len())
+    );
+    let mut query = sqlx::query(AssertSqlSafe(sql));
+    for id in loan_ids {
+        query = query.bind(id);
+    }
+    for row in query.fetch_all(pool).await? {
+        let loan: u64 = row.try_get(0)?;
+        let book: u64 = row.try_get(1)?;
+        items.entry(loan).or_default().push(BookId(book));
+    }
+    Ok(items)
+}

@@ -1,0 +1,129 @@
+//! The `members` table.
+
+use chrono::{DateTime, Utc};
+use sqlx::MySqlExecutor;
+
+use crate::domain::email::Email;
+use crate::domain::ids::MemberId;
+use crate::domain::member::{Member, Role};
+use crate::domain::page::Page;
+
+#[derive(sqlx::FromRow)]
+struct MemberRow {
+    id: u64,
+    name: String,
+    email: String,
+    role: String,
+    books_on_loan: i32,
+    created_at: DateTime<Utc>,
+}
+
+impl TryFrom<MemberRow> for Member {
+    type Error = sqlx::Error;
+
+    fn try_from(r: MemberRow) -> Result<Self, Self::Error> {
+        let role = Role::parse(&r.role).map_err(|e| sqlx::Error::Decode(format!("members.role {:?}: {e}", r.role).into()))?;
+        Ok(Member {
+            id: MemberId(r.id),
+            name: r.name,
+            email: r.email,
+            role,
+            books_on_loan: r.books_on_loan,
+            created_at: r.created_at,
+        })
+    }
+}
+
+/// The columns of a [`MemberRow`] (a macro, so queries stay `&'static str`).
+macro_rules! columns {
+    () => {
+        "id, name, email, role, books_on_loan, created_at"
+    };
+}
+
+/// A member with the hash of their password, for login only.
+pub struct Credentials {
+    pub member: Member,
+    pub password_hash: String,
+}
+
+/// The email is already used by another member.
+#[derive(Debug, PartialEq, Eq)]
+pub struct DuplicateEmail;
+
+#[tracing::instrument(name = "db INSERT members", skip_all, fields(db.system.name = "mysql", db.operation.name = "INSERT", db.collection.name = "members"))]
+pub async fn insert(
+    db: impl MySqlExecutor<'_>,
+    name: &str,
+    email: &Email,
+    role: Role,
+    password_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<Result<MemberId, DuplicateEmail>, sqlx::Error> {
+    let result = sqlx::query("INSERT INTO members (name, email, role, password_hash, created_at) VALUES (?, ?, ?, ?, ?)")
+        .bind(name)
+        .bind(email.as_str())
+        .bind(role.as_str())
+        .bind(password_hash)
+        .bind(now)
+        .execute(db)
+        .await;
+    match result {
+        Ok(done) => Ok(Ok(MemberId(done.last_insert_id()))),
+        Err(e) if super::violated_unique_key(&e).as_deref() == Some("uq_members_email") => Ok(Err(DuplicateEmail)),
+        Err(e) => Err(e),
+    }
+}
+
+/// Makes sure a librarian with this email and password hash exists (startup bootstrap). Safe
+/// when replicas run it at the same moment: one upsert statement.
+#[tracing::instrument(name = "db INSERT members (upsert librarian)", skip_all, fields(db.system.name = "mysql", db.operation.name = "INSERT", db.collection.name = "members"))]
+pub async fn upsert_librarian(db: impl MySqlExecutor<'_>, email: &Email, password_hash: &str, now: DateTime<Utc>) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO members (name, email, role, password_hash, created_at) VALUES ('Administrator', ?, 'librarian', ?, ?) \
+         ON DUPLICATE KEY UPDATE role = 'librarian', password_hash = VALUES(password_hash)",
+    )
+    .bind(email.as_str())
+    .bind(password_hash)
+    .bind(now)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+#[tracing::instrument(name = "db SELECT members", skip_all, fields(db.system.name = "mysql", db.operation.name = "SELECT", db.collection.name = "members", member_id = id.0))]
+pub async fn find(db: impl MySqlExecutor<'_>, id: MemberId) -> Result<Option<Member>, sqlx::Error> {
+    let row: Option<MemberRow> = sqlx::query_as(concat!("SELECT ", columns!(), " FROM members WHERE id = ?"))
+        .bind(id.0)
+        .fetch_optional(db)
+        .await?;
+    row.map(Member::try_from).transpose()
+}
+
+#[tracing::instrument(name = "db SELECT members (credentials)", skip_all, fields(db.system.name = "mysql", db.operation.name = "SELECT", db.collection.name = "members"))]
+pub async fn credentials(db: impl MySqlExecutor<'_>, email: &Email) -> Result<Option<Credentials>, sqlx::Error> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        member: MemberRow,
+        password_hash: String,
+    }
+    let row: Option<Row> = sqlx::query_as(concat!("SELECT ", columns!(), ", password_hash FROM members WHERE email = ?"))
+        .bind(email.as_str())
+        .fetch_optional(db)
+        .await?;
+    row.map(|r| Ok(Credentials { member: Member::try_from(r.member)?, password_hash: r.password_hash }))
+        .transpose()
+}
+
+#[tracing::instrument(name = "db SELECT members (list)", skip_all, fields(db.system.name = "mysql", db.operation.name = "SELECT", db.collection.name = "members"))]
+pub async fn list(pool: &sqlx::MySqlPool, page: Page) -> Result<(Vec<Member>, u64), sqlx::Error> {
+    let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM members").fetch_one(pool).await?;
+    let rows: Vec<MemberRow> = sqlx::query_as(concat!("SELECT ", columns!(), " FROM members ORDER BY id LIMIT ? OFFSET ?"))
+        .bind(page.per_page)
+        .bind(page.offset())
+        .fetch_all(pool)
+        .await?;
+    let members = rows.into_iter().map(Member::try_from).collect::<Result<_, _>>()?;
+    Ok((members, total.max(0) as u64))
+}

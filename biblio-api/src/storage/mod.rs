@@ -1,0 +1,120 @@
+//! Everything that speaks SQL. Handlers and services call the functions here; no SQL elsewhere.
+//!
+//! The SQL stays in the dialect MySQL 8.4 and MariaDB 10.11 share (no `RETURNING`, no sequences,
+//! no JSON functions). Functions take an executor (`&MySqlPool` for single statements, a
+//! connection when they run a transaction) so tests can count the statements one call sends.
+
+pub mod books;
+pub mod loans;
+pub mod members;
+pub mod reports;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::mysql::{MySqlConnectOptions, MySqlDatabaseError, MySqlPoolOptions};
+use sqlx::{ConnectOptions, Connection, MySqlPool};
+
+/// The embedded migrations (`biblio-api/migrations`), applied at startup.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// How the pool is sized and how long a request may wait for a connection.
+#[derive(Debug, Clone)]
+pub struct PoolSettings {
+    pub max_connections: u32,
+    /// Past this, a request gets 503 instead of queueing forever (and MySQL never sees more
+    /// than `max_connections` from this process).
+    pub acquire_timeout: Duration,
+}
+
+/// Creates the database named in `url` if it is missing (the account may), then opens a pool on it.
+pub async fn connect(url: &str, settings: &PoolSettings) -> anyhow::Result<MySqlPool> {
+    let options = MySqlConnectOptions::from_str(url).context("BIBLIO_DATABASE_URL is not a valid MySQL URL")?;
+    let options = options.log_statements(tracing::log::LevelFilter::Trace);
+    if let Some(database) = options.get_database().map(str::to_owned) {
+        create_database_if_missing(&options, &database).await?;
+    }
+    MySqlPoolOptions::new()
+        .max_connections(settings.max_connections)
+        .min_connections(0)
+        .acquire_timeout(settings.acquire_timeout)
+        .idle_timeout(Duration::from_secs(300))
+        .connect_with(options)
+        .await
+        .context("cannot connect to MySQL")
+}
+
+async fn create_database_if_missing(options: &MySqlConnectOptions, database: &str) -> anyhow::Result<()> {
+    if !database
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        anyhow::bail!("database name {database:?} must be letters, digits, '_' or '-'");
+    }
+    // information_schema always exists, so this connects on a server that has no database yet.
+    let mut conn = options
+        .clone()
+        .database("information_schema")
+        .connect()
+        .await
+        .with_context(|| format!("cannot connect to MySQL at {}:{}", options.get_host(), options.get_port()))?;
+    // The name was checked above to be a plain identifier, so it is safe to splice in.
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "CREATE DATABASE IF NOT EXISTS `{database}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+    )))
+    .execute(&mut conn)
+    .await
+    .with_context(|| format!("cannot create database {database}"))?;
+    conn.close().await.ok();
+    Ok(())
+}
+
+/// Applies pending migrations. sqlx takes a MySQL named lock (`GET_LOCK`) around them, so
+/// replicas that start together apply each migration once.
+pub async fn migrate(pool: &MySqlPool) -> anyhow::Result<()> {
+    MIGRATOR.run(pool).await.context("cannot apply migrations")
+}
+
+fn mysql_error_number(e: &sqlx::Error) -> Option<u16> {
+    e.as_database_error()
+        .and_then(|d| d.try_downcast_ref::<MySqlDatabaseError>())
+        .map(MySqlDatabaseError::number)
+}
+
+/// A transaction that lost a lock race (deadlock, lock wait timeout): safe to run again whole.
+pub fn is_transient(e: &sqlx::Error) -> bool {
+    matches!(mysql_error_number(e), Some(1213 | 1205))
+}
+
+/// The database cannot serve now: no connection in time, connection lost, server overloaded.
+pub fn is_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => true,
+        sqlx::Error::Protocol(_) | sqlx::Error::WorkerCrashed => true,
+        // 1040 too many connections, 1205 lock wait timeout, 1213 deadlock after retries,
+        // 2002/2003/2006/2013 connection refused or lost, 1927 connection killed.
+        _ => matches!(
+            mysql_error_number(e),
+            Some(1040 | 1205 | 1213 | 2002 | 2003 | 2006 | 2013 | 1927)
+        ),
+    }
+}
+
+/// The unique key a duplicate-entry error violated (MariaDB says `for key 'uq_x'`, MySQL 8
+/// `for key 'table.uq_x'`), so callers can map each key to its own 409.
+pub fn violated_unique_key(e: &sqlx::Error) -> Option<String> {
+    let db = e.as_database_error()?;
+    if mysql_error_number(e) != Some(1062) {
+        return None;
+    }
+    let message = db.message();
+    let key = message.rsplit("for key '").next()?.trim_end_matches('\'');
+    Some(key.rsplit('.').next().unwrap_or(key).to_owned())
+}
+
+/// Builds `?, ?, ?` for an `IN (…)` list of `n` values. SQL built with it holds only
+/// placeholders, never values, so wrapping it in `AssertSqlSafe` is sound.
+pub(crate) fn placeholders(n: usize) -> String {
+    vec!["?"; n].join(", ")
+}

@@ -31,6 +31,12 @@ pub enum Error {
     /// 404.
     #[error("{0}")]
     NotFound(String),
+    /// 405: the route exists, the method does not.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// 413: the body is larger than the API accepts.
+    #[error("payload too large")]
+    PayloadTooLarge,
     /// 409: the request conflicts with the current state (no copy, duplicate, limit).
     #[error("{message}")]
     Conflict {
@@ -63,6 +69,8 @@ impl Error {
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -81,6 +89,8 @@ impl Error {
             Self::Unauthorized(m) => ("unauthorized", m.clone(), None),
             Self::Forbidden(m) => ("forbidden", m.clone(), None),
             Self::NotFound(m) => ("not_found", m.clone(), None),
+            Self::MethodNotAllowed => ("method_not_allowed", "this route does not accept that method".to_owned(), None),
+            Self::PayloadTooLarge => ("payload_too_large", "the body is larger than 64 KiB".to_owned(), None),
             Self::Conflict { code, message, details } => (*code, message.clone(), details.clone()),
             Self::Unavailable(_) => (
                 "unavailable",
@@ -146,23 +156,24 @@ impl From<axum::extract::rejection::JsonRejection> for Error {
                 message: format!("the body is not valid JSON: {}", e.body_text()),
             },
             // A value of the wrong type: serde names the field path in the message.
-            J::JsonDataError(e) => Self::Invalid(vec![FieldError::new(
-                field_of(&e.body_text()),
-                e.body_text(),
-            )]),
+            J::JsonDataError(e) => {
+                let (field, message) = split_data_error(&e.body_text());
+                Self::Invalid(vec![FieldError::new(field, message)])
+            }
+            other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => Self::PayloadTooLarge,
             other => Self::BadRequest { code: "bad_request", message: other.body_text() },
         }
     }
 }
 
-/// The field path serde puts before the first `: ` of a data error, if any.
-fn field_of(text: &str) -> String {
-    // "Failed to deserialize the JSON body into the target type: copies_total: invalid type…"
-    text.split(": ")
-        .nth(1)
-        .filter(|s| !s.contains(' '))
-        .unwrap_or("body")
-        .to_owned()
+/// Splits axum's "Failed to deserialize the JSON body into the target type: copies_total:
+/// invalid type: …" into the field path serde names (or `body`) and serde's reason.
+fn split_data_error(text: &str) -> (String, String) {
+    let detail = text.split_once("target type: ").map_or(text, |(_, d)| d);
+    match detail.split_once(": ") {
+        Some((path, reason)) if !path.is_empty() && !path.contains(' ') => (path.to_owned(), reason.to_owned()),
+        _ => ("body".to_owned(), detail.to_owned()),
+    }
 }
 
 impl From<axum::extract::rejection::QueryRejection> for Error {

@@ -3,7 +3,7 @@
 //! Computed from MySQL on request for now; the Redis-backed precomputed store replaces the
 //! body of these functions without changing their signatures.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -47,17 +47,17 @@ impl Reports {
     }
 
     pub async fn top_books(&self, limit: u32) -> Result<Report<TopBook>, Error> {
-        let generated_at = Utc::now();
+        let generated_at = Utc::now().trunc_subsecs(6);
         Ok(Report { generated_at, items: reports::top_books(&self.pool, limit).await? })
     }
 
     pub async fn top_members(&self, limit: u32) -> Result<Report<TopMember>, Error> {
-        let generated_at = Utc::now();
+        let generated_at = Utc::now().trunc_subsecs(6);
         Ok(Report { generated_at, items: reports::top_members(&self.pool, limit).await? })
     }
 
     pub async fn overdue(&self, limit: u32) -> Result<Report<OverdueLoan>, Error> {
-        let generated_at = Utc::now();
+        let generated_at = Utc::now().trunc_subsecs(6);
         Ok(Report { generated_at, items: reports::overdue(&self.pool, generated_at, limit).await? })
     }
 }

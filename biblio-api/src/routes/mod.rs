@@ -99,9 +99,7 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         .fallback(|| async { Error::NotFound("no such route".into()) })
-        .method_not_allowed_fallback(|| async {
-            Error::BadRequest { code: "method_not_allowed", message: "this route does not accept that method".into() }
-        })
+        .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })
         .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
         .with_state(state)
 }

@@ -70,10 +70,32 @@ async fn create_database_if_missing(options: &MySqlConnectOptions, database: &st
     Ok(())
 }
 
-/// Applies pending migrations. sqlx takes a MySQL named lock (`GET_LOCK`) around them, so
-/// replicas that start together apply each migration once.
+/// How long a replica waits for another one to finish migrating before giving up.
+const MIGRATION_LOCK_SECS: i32 = 120;
+
+/// Applies pending migrations, once, however many replicas start together.
+///
+/// sqlx guards its migrator with `GET_LOCK(name, -1)` and ignores the result; MariaDB answers a
+/// negative timeout with NULL at once instead of waiting, so two replicas would both apply
+/// migration 1 (the concurrent-start test caught it). We therefore hold our own named lock,
+/// with a real timeout and a checked result, on the connection the migrator then uses.
 pub async fn migrate(pool: &MySqlPool) -> anyhow::Result<()> {
-    MIGRATOR.run(pool).await.context("cannot apply migrations")
+    let mut conn = pool.acquire().await.context("cannot get a connection to migrate")?;
+    let granted: Option<i32> = sqlx::query_scalar("SELECT GET_LOCK(CONCAT('biblio_migrate.', LEFT(DATABASE(), 40)), ?)")
+        .bind(MIGRATION_LOCK_SECS)
+        .fetch_one(&mut *conn)
+        .await
+        .context("cannot take the migration lock")?;
+    if granted != Some(1) {
+        anyhow::bail!("another replica held the migration lock for more than {MIGRATION_LOCK_SECS} s");
+    }
+    let result = MIGRATOR.run(&mut *conn).await.context("cannot apply migrations");
+    // Released explicitly, and in any case with the session if the connection dies.
+    sqlx::query("SELECT RELEASE_LOCK(CONCAT('biblio_migrate.', LEFT(DATABASE(), 40)))")
+        .execute(&mut *conn)
+        .await
+        .context("cannot release the migration lock")?;
+    result
 }
 
 fn mysql_error_number(e: &sqlx::Error) -> Option<u16> {

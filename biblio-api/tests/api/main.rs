@@ -1,0 +1,10 @@
+//! Integration tests: the real API on the real local MySQL/MariaDB, each test with its own
+//! freshly migrated database (dropped afterwards) and its own server on port 0.
+
+mod auth;
+mod books;
+mod helpers;
+mod loans;
+mod members;
+mod reports;
+mod schema;

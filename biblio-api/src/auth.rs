@@ -2,8 +2,8 @@
 //! the [`Caller`] extractor that turns a verified `Authorization: Bearer …` header into who is
 //! calling.
 
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use chrono::{DateTime, Duration, Utc};
@@ -41,14 +41,31 @@ impl TokenKeys {
     }
 
     /// A token for `member`, valid from `now` for the configured lifetime.
-    pub fn issue(&self, member: MemberId, role: Role, now: DateTime<Utc>) -> Result<(String, DateTime<Utc>), Error> {
+    pub fn issue(
+        &self,
+        member: MemberId,
+        role: Role,
+        now: DateTime<Utc>,
+    ) -> Result<(String, DateTime<Utc>), Error> {
         let expires_at = now + self.ttl;
-        self.issue_until(member, role, now, expires_at).map(|t| (t, expires_at))
+        self.issue_until(member, role, now, expires_at)
+            .map(|t| (t, expires_at))
     }
 
     /// A token with an explicit expiry (tests use it to make expired tokens).
-    pub fn issue_until(&self, member: MemberId, role: Role, now: DateTime<Utc>, expires_at: DateTime<Utc>) -> Result<String, Error> {
-        let claims = Claims { sub: member.0.to_string(), role, iat: now.timestamp(), exp: expires_at.timestamp() };
+    pub fn issue_until(
+        &self,
+        member: MemberId,
+        role: Role,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<String, Error> {
+        let claims = Claims {
+            sub: member.0.to_string(),
+            role,
+            iat: now.timestamp(),
+            exp: expires_at.timestamp(),
+        };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(|e| Error::Internal(anyhow::Error::new(e).context("cannot sign token")))
     }
@@ -60,7 +77,10 @@ impl TokenKeys {
         validation.set_required_spec_claims(&["exp", "sub"]);
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation).ok()?;
         let member_id = data.claims.sub.parse().ok().map(MemberId)?;
-        Some(Caller { member_id, role: data.claims.role })
+        Some(Caller {
+            member_id,
+            role: data.claims.role,
+        })
     }
 }
 
@@ -74,20 +94,26 @@ pub fn hash_password(password: &str) -> Result<String, Error> {
 
 /// Whether `password` matches the stored PHC `hash`. A malformed hash never matches.
 pub fn verify_password(password: &str, hash: &str) -> bool {
-    Argon2::default().verify_password(password.as_bytes(), hash).is_ok()
+    Argon2::default()
+        .verify_password(password.as_bytes(), hash)
+        .is_ok()
 }
 
 /// Argon2 costs tens of milliseconds of CPU: run it off the async workers.
 pub async fn hash_password_blocking(password: String) -> Result<String, Error> {
     tokio::task::spawn_blocking(move || hash_password(&password))
         .await
-        .map_err(|e| Error::Internal(anyhow::Error::new(e).context("password hashing task failed")))?
+        .map_err(|e| {
+            Error::Internal(anyhow::Error::new(e).context("password hashing task failed"))
+        })?
 }
 
 pub async fn verify_password_blocking(password: String, hash: String) -> Result<bool, Error> {
     tokio::task::spawn_blocking(move || verify_password(&password, &hash))
         .await
-        .map_err(|e| Error::Internal(anyhow::Error::new(e).context("password verification task failed")))
+        .map_err(|e| {
+            Error::Internal(anyhow::Error::new(e).context("password verification task failed"))
+        })
 }
 
 impl<S> FromRequestParts<S> for Caller
@@ -101,13 +127,20 @@ where
         let header = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
-            .ok_or_else(|| Error::Unauthorized("a bearer token is required (Authorization: Bearer …)".into()))?;
+            .ok_or_else(|| {
+                Error::Unauthorized("a bearer token is required (Authorization: Bearer …)".into())
+            })?;
         let token = header
             .to_str()
             .ok()
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
             .map(str::trim)
-            .ok_or_else(|| Error::Unauthorized("the Authorization header must be `Bearer <token>`".into()))?;
+            .ok_or_else(|| {
+                Error::Unauthorized("the Authorization header must be `Bearer <token>`".into())
+            })?;
         TokenKeys::from_ref(state)
             .verify(token)
             .ok_or_else(|| Error::Unauthorized("the token is invalid or expired".into()))
@@ -124,21 +157,39 @@ mod tests {
 
     #[test]
     fn a_fresh_token_verifies_to_its_member_and_role() {
-        let (token, _) = keys().issue(MemberId(42), Role::Librarian, Utc::now()).expect("signs");
-        assert_eq!(keys().verify(&token), Some(Caller { member_id: MemberId(42), role: Role::Librarian }));
+        let (token, _) = keys()
+            .issue(MemberId(42), Role::Librarian, Utc::now())
+            .expect("signs");
+        assert_eq!(
+            keys().verify(&token),
+            Some(Caller {
+                member_id: MemberId(42),
+                role: Role::Librarian
+            })
+        );
     }
 
     #[test]
     fn expired_tampered_and_foreign_tokens_do_not_verify() {
         let now = Utc::now();
-        let expired = keys().issue_until(MemberId(1), Role::Member, now - Duration::hours(2), now - Duration::seconds(1)).expect("signs");
+        let expired = keys()
+            .issue_until(
+                MemberId(1),
+                Role::Member,
+                now - Duration::hours(2),
+                now - Duration::seconds(1),
+            )
+            .expect("signs");
         assert_eq!(keys().verify(&expired), None);
 
         let (token, _) = keys().issue(MemberId(1), Role::Member, now).expect("signs");
         let mut tampered = token.clone().into_bytes();
         let mid = tampered.len() / 2;
         tampered[mid] = if tampered[mid] == b'A' { b'B' } else { b'A' };
-        assert_eq!(keys().verify(&String::from_utf8(tampered).expect("ascii")), None);
+        assert_eq!(
+            keys().verify(&String::from_utf8(tampered).expect("ascii")),
+            None
+        );
 
         let other = TokenKeys::new(b"another secret entirely", Duration::hours(1));
         assert_eq!(other.verify(&token), None);

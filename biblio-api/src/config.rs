@@ -34,24 +34,50 @@ impl Settings {
         let production = match config::string_or(env, "BIBLIO_ENV", "development").as_str() {
             "production" => true,
             "development" | "test" => false,
-            other => return Err(ConfigError::invalid("BIBLIO_ENV", other, "expected development, test or production")),
+            other => {
+                return Err(ConfigError::invalid(
+                    "BIBLIO_ENV",
+                    other,
+                    "expected development, test or production",
+                ));
+            }
         };
         let bind = config::parse_or(env, "BIBLIO_BIND", SocketAddr::from(([127, 0, 0, 1], 8082)))?;
-        let database_url = config::string_or(env, "BIBLIO_DATABASE_URL", "mysql://root@127.0.0.1:3306/biblio");
+        let database_url = config::string_or(
+            env,
+            "BIBLIO_DATABASE_URL",
+            "mysql://root@127.0.0.1:3306/biblio",
+        );
         if !database_url.starts_with("mysql://") && !database_url.starts_with("mariadb://") {
-            return Err(ConfigError::invalid("BIBLIO_DATABASE_URL", "<hidden>", "must start with mysql://"));
+            return Err(ConfigError::invalid(
+                "BIBLIO_DATABASE_URL",
+                "<hidden>",
+                "must start with mysql://",
+            ));
         }
         let max_connections = config::parse_or(env, "BIBLIO_DB_MAX_CONNECTIONS", 20u32)?;
         if !(1..=500).contains(&max_connections) {
-            return Err(ConfigError::invalid("BIBLIO_DB_MAX_CONNECTIONS", max_connections, "must be between 1 and 500"));
+            return Err(ConfigError::invalid(
+                "BIBLIO_DB_MAX_CONNECTIONS",
+                max_connections,
+                "must be between 1 and 500",
+            ));
         }
         let acquire_ms = config::parse_or(env, "BIBLIO_DB_ACQUIRE_TIMEOUT_MS", 2_000u64)?;
         if !(10..=60_000).contains(&acquire_ms) {
-            return Err(ConfigError::invalid("BIBLIO_DB_ACQUIRE_TIMEOUT_MS", acquire_ms, "must be between 10 and 60000"));
+            return Err(ConfigError::invalid(
+                "BIBLIO_DB_ACQUIRE_TIMEOUT_MS",
+                acquire_ms,
+                "must be between 10 and 60000",
+            ));
         }
         let token_secret = match env.get("BIBLIO_TOKEN_SECRET") {
             Some(s) if s.len() < 32 => {
-                return Err(ConfigError::invalid("BIBLIO_TOKEN_SECRET", "<hidden>", "must be at least 32 characters"));
+                return Err(ConfigError::invalid(
+                    "BIBLIO_TOKEN_SECRET",
+                    "<hidden>",
+                    "must be at least 32 characters",
+                ));
             }
             Some(s) => Secret::new(s),
             None if production => {
@@ -64,26 +90,52 @@ impl Settings {
         };
         let ttl_secs = config::parse_or(env, "BIBLIO_TOKEN_TTL_SECS", 3_600i64)?;
         if !(60..=30 * 86_400).contains(&ttl_secs) {
-            return Err(ConfigError::invalid("BIBLIO_TOKEN_TTL_SECS", ttl_secs, "must be between 60 and 2592000"));
+            return Err(ConfigError::invalid(
+                "BIBLIO_TOKEN_TTL_SECS",
+                ttl_secs,
+                "must be between 60 and 2592000",
+            ));
         }
-        let admin = match (env.get("BIBLIO_ADMIN_EMAIL"), env.get("BIBLIO_ADMIN_PASSWORD")) {
+        let admin = match (
+            env.get("BIBLIO_ADMIN_EMAIL"),
+            env.get("BIBLIO_ADMIN_PASSWORD"),
+        ) {
             (None, None) => None,
             (Some(email), Some(password)) => Some((
-                Email::parse(&email).map_err(|e| ConfigError::invalid("BIBLIO_ADMIN_EMAIL", &email, e))?,
-                Password::parse(password).map_err(|e| ConfigError::invalid("BIBLIO_ADMIN_PASSWORD", "<hidden>", e))?,
+                Email::parse(&email)
+                    .map_err(|e| ConfigError::invalid("BIBLIO_ADMIN_EMAIL", &email, e))?,
+                Password::parse(password)
+                    .map_err(|e| ConfigError::invalid("BIBLIO_ADMIN_PASSWORD", "<hidden>", e))?,
             )),
-            (Some(_), None) => return Err(ConfigError::Missing { name: "BIBLIO_ADMIN_PASSWORD", why: " when BIBLIO_ADMIN_EMAIL is set".into() }),
-            (None, Some(_)) => return Err(ConfigError::Missing { name: "BIBLIO_ADMIN_EMAIL", why: " when BIBLIO_ADMIN_PASSWORD is set".into() }),
+            (Some(_), None) => {
+                return Err(ConfigError::Missing {
+                    name: "BIBLIO_ADMIN_PASSWORD",
+                    why: " when BIBLIO_ADMIN_EMAIL is set".into(),
+                });
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::Missing {
+                    name: "BIBLIO_ADMIN_EMAIL",
+                    why: " when BIBLIO_ADMIN_PASSWORD is set".into(),
+                });
+            }
         };
         let refresh = config::parse_or(env, "BIBLIO_REPORT_REFRESH_SECS", 60u64)?;
         if !(1..=86_400).contains(&refresh) {
-            return Err(ConfigError::invalid("BIBLIO_REPORT_REFRESH_SECS", refresh, "must be between 1 and 86400"));
+            return Err(ConfigError::invalid(
+                "BIBLIO_REPORT_REFRESH_SECS",
+                refresh,
+                "must be between 1 and 86400",
+            ));
         }
         Ok(Self {
             production,
             bind,
             database_url: Secret::new(database_url),
-            pool: PoolSettings { max_connections, acquire_timeout: Duration::from_millis(acquire_ms) },
+            pool: PoolSettings {
+                max_connections,
+                acquire_timeout: Duration::from_millis(acquire_ms),
+            },
             token_secret,
             token_ttl: chrono::Duration::seconds(ttl_secs),
             admin,
@@ -98,7 +150,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -111,7 +166,8 @@ mod tests {
 
     #[test]
     fn production_without_a_secret_is_a_startup_error_naming_the_variable() {
-        let err = Settings::from_source(&env(&[("BIBLIO_ENV", "production")])).expect_err("no secret");
+        let err =
+            Settings::from_source(&env(&[("BIBLIO_ENV", "production")])).expect_err("no secret");
         assert!(err.to_string().contains("BIBLIO_TOKEN_SECRET"), "{err}");
     }
 
@@ -126,7 +182,10 @@ mod tests {
         ] {
             let mut vars = env(&[(name, value)]);
             if name == "BIBLIO_ADMIN_EMAIL" {
-                vars.insert("BIBLIO_ADMIN_PASSWORD".into(), "long enough password".into());
+                vars.insert(
+                    "BIBLIO_ADMIN_PASSWORD".into(),
+                    "long enough password".into(),
+                );
             }
             let err = Settings::from_source(&vars).expect_err(name);
             assert!(err.to_string().contains(name), "{name}: {err}");
@@ -135,7 +194,8 @@ mod tests {
 
     #[test]
     fn admin_credentials_come_in_pairs() {
-        let err = Settings::from_source(&env(&[("BIBLIO_ADMIN_EMAIL", "a@b.org")])).expect_err("no password");
+        let err = Settings::from_source(&env(&[("BIBLIO_ADMIN_EMAIL", "a@b.org")]))
+            .expect_err("no password");
         assert!(err.to_string().contains("BIBLIO_ADMIN_PASSWORD"), "{err}");
     }
 }

@@ -54,7 +54,11 @@ pub enum Error {
 
 impl Error {
     pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
-        Self::Conflict { code, message: message.into(), details: None }
+        Self::Conflict {
+            code,
+            message: message.into(),
+            details: None,
+        }
     }
 
     pub fn invalid(field: &str, message: impl Into<String>) -> Self {
@@ -89,9 +93,21 @@ impl Error {
             Self::Unauthorized(m) => ("unauthorized", m.clone(), None),
             Self::Forbidden(m) => ("forbidden", m.clone(), None),
             Self::NotFound(m) => ("not_found", m.clone(), None),
-            Self::MethodNotAllowed => ("method_not_allowed", "this route does not accept that method".to_owned(), None),
-            Self::PayloadTooLarge => ("payload_too_large", "the body is larger than 64 KiB".to_owned(), None),
-            Self::Conflict { code, message, details } => (*code, message.clone(), details.clone()),
+            Self::MethodNotAllowed => (
+                "method_not_allowed",
+                "this route does not accept that method".to_owned(),
+                None,
+            ),
+            Self::PayloadTooLarge => (
+                "payload_too_large",
+                "the body is larger than 64 KiB".to_owned(),
+                None,
+            ),
+            Self::Conflict {
+                code,
+                message,
+                details,
+            } => (*code, message.clone(), details.clone()),
             Self::Unavailable(_) => (
                 "unavailable",
                 "a dependency is unavailable; retry shortly".to_owned(),
@@ -99,29 +115,41 @@ impl Error {
             ),
             Self::Internal(_) => ("internal", "internal error".to_owned(), None),
         };
-        ErrorDetail { code: code.to_owned(), message, details }
+        ErrorDetail {
+            code: code.to_owned(),
+            message,
+            details,
+        }
     }
 }
 
 fn describe_fields(fields: &[FieldError]) -> String {
-    let parts: Vec<String> = fields.iter().map(|f| format!("{} {}", f.field, f.message)).collect();
+    let parts: Vec<String> = fields
+        .iter()
+        .map(|f| format!("{} {}", f.field, f.message))
+        .collect();
     format!("invalid input: {}", parts.join("; "))
 }
 
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         match &self {
-            Self::Internal(cause) => tracing::error!(error = format!("{cause:#}"), "request failed"),
-            Self::Unavailable(cause) => tracing::warn!(error = format!("{cause:#}"), "dependency unavailable"),
+            Self::Internal(cause) => {
+                tracing::error!(error = format!("{cause:#}"), "request failed")
+            }
+            Self::Unavailable(cause) => {
+                tracing::warn!(error = format!("{cause:#}"), "dependency unavailable")
+            }
             _ => {}
         }
         let status = self.status();
         let mut response = (status, axum::Json(ErrorBody { error: self.body() })).into_response();
         match self {
             Self::Unavailable(_) => {
-                response
-                    .headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECS));
+                response.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from_static(RETRY_AFTER_SECS),
+                );
             }
             Self::Unauthorized(_) => {
                 response
@@ -148,9 +176,9 @@ impl From<axum::extract::rejection::JsonRejection> for Error {
     fn from(rejection: axum::extract::rejection::JsonRejection) -> Self {
         use axum::extract::rejection::JsonRejection as J;
         match rejection {
-            J::MissingJsonContentType(_) => {
-                Self::UnsupportedMediaType("the body must be JSON, sent with Content-Type: application/json".into())
-            }
+            J::MissingJsonContentType(_) => Self::UnsupportedMediaType(
+                "the body must be JSON, sent with Content-Type: application/json".into(),
+            ),
             J::JsonSyntaxError(e) => Self::BadRequest {
                 code: "malformed_json",
                 message: format!("the body is not valid JSON: {}", e.body_text()),
@@ -161,7 +189,10 @@ impl From<axum::extract::rejection::JsonRejection> for Error {
                 Self::Invalid(vec![FieldError::new(field, message)])
             }
             other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => Self::PayloadTooLarge,
-            other => Self::BadRequest { code: "bad_request", message: other.body_text() },
+            other => Self::BadRequest {
+                code: "bad_request",
+                message: other.body_text(),
+            },
         }
     }
 }
@@ -171,19 +202,27 @@ impl From<axum::extract::rejection::JsonRejection> for Error {
 fn split_data_error(text: &str) -> (String, String) {
     let detail = text.split_once("target type: ").map_or(text, |(_, d)| d);
     match detail.split_once(": ") {
-        Some((path, reason)) if !path.is_empty() && !path.contains(' ') => (path.to_owned(), reason.to_owned()),
+        Some((path, reason)) if !path.is_empty() && !path.contains(' ') => {
+            (path.to_owned(), reason.to_owned())
+        }
         _ => ("body".to_owned(), detail.to_owned()),
     }
 }
 
 impl From<axum::extract::rejection::QueryRejection> for Error {
     fn from(rejection: axum::extract::rejection::QueryRejection) -> Self {
-        Self::BadRequest { code: "bad_query", message: rejection.body_text() }
+        Self::BadRequest {
+            code: "bad_query",
+            message: rejection.body_text(),
+        }
     }
 }
 
 impl From<axum::extract::rejection::PathRejection> for Error {
     fn from(rejection: axum::extract::rejection::PathRejection) -> Self {
-        Self::BadRequest { code: "bad_path", message: rejection.body_text() }
+        Self::BadRequest {
+            code: "bad_path",
+            message: rejection.body_text(),
+        }
     }
 }

@@ -64,44 +64,181 @@ impl Rng {
 }
 
 const FIRST: &[&str] = &[
-    "Ada", "Alan", "Grace", "Edsger", "Barbara", "Donald", "Margaret", "Ken", "Frances", "Niklaus", "Radia", "Tony",
-    "Shafi", "Leslie", "Sophie", "John", "Karen", "Dennis", "Lynn", "Robin", "Hedy", "Claude", "Mary", "Tim", "Jean",
-    "Anita", "Butler", "Adele", "Fernando", "Yukihiro", "Guido", "Bjarne", "Lois", "Evelyn", "Amara", "Kofi", "Mei",
-    "Ravi", "Ingrid", "Mateo", "Chiara", "Olu", "Hana", "Tomasz", "Leila", "Sven", "Noor", "Diego", "Aiko", "Pavel",
+    "Ada", "Alan", "Grace", "Edsger", "Barbara", "Donald", "Margaret", "Ken", "Frances", "Niklaus",
+    "Radia", "Tony", "Shafi", "Leslie", "Sophie", "John", "Karen", "Dennis", "Lynn", "Robin",
+    "Hedy", "Claude", "Mary", "Tim", "Jean", "Anita", "Butler", "Adele", "Fernando", "Yukihiro",
+    "Guido", "Bjarne", "Lois", "Evelyn", "Amara", "Kofi", "Mei", "Ravi", "Ingrid", "Mateo",
+    "Chiara", "Olu", "Hana", "Tomasz", "Leila", "Sven", "Noor", "Diego", "Aiko", "Pavel",
 ];
 const LAST: &[&str] = &[
-    "Lovelace", "Turing", "Hopper", "Dijkstra", "Liskov", "Knuth", "Hamilton", "Thompson", "Allen", "Wirth", "Perlman",
-    "Hoare", "Goldwasser", "Lamport", "Wilson", "McCarthy", "Jones", "Ritchie", "Conway", "Milner", "Lamarr", "Shannon",
-    "Keller", "Berners-Lee", "Sammet", "Borg", "Lampson", "Goldberg", "Corbato", "Matsumoto", "Rossum", "Stroustrup",
-    "Haibt", "Boyd", "Okafor", "Mensah", "Chen", "Iyer", "Larsen", "Rossi", "Bianchi", "Adeyemi", "Sato", "Nowak",
-    "Haddad", "Lindqvist", "Rahman", "Garcia", "Tanaka", "Novak",
+    "Lovelace",
+    "Turing",
+    "Hopper",
+    "Dijkstra",
+    "Liskov",
+    "Knuth",
+    "Hamilton",
+    "Thompson",
+    "Allen",
+    "Wirth",
+    "Perlman",
+    "Hoare",
+    "Goldwasser",
+    "Lamport",
+    "Wilson",
+    "McCarthy",
+    "Jones",
+    "Ritchie",
+    "Conway",
+    "Milner",
+    "Lamarr",
+    "Shannon",
+    "Keller",
+    "Berners-Lee",
+    "Sammet",
+    "Borg",
+    "Lampson",
+    "Goldberg",
+    "Corbato",
+    "Matsumoto",
+    "Rossum",
+    "Stroustrup",
+    "Haibt",
+    "Boyd",
+    "Okafor",
+    "Mensah",
+    "Chen",
+    "Iyer",
+    "Larsen",
+    "Rossi",
+    "Bianchi",
+    "Adeyemi",
+    "Sato",
+    "Nowak",
+    "Haddad",
+    "Lindqvist",
+    "Rahman",
+    "Garcia",
+    "Tanaka",
+    "Novak",
 ];
 const ADJECTIVES: &[&str] = &[
-    "Silent", "Hidden", "Last", "Golden", "Broken", "Northern", "Forgotten", "Burning", "Quiet", "Restless", "Crimson",
-    "Distant", "Winter", "Glass", "Iron", "Secret", "Wandering", "Endless", "Little", "Midnight", "Ancient", "Painted",
+    "Silent",
+    "Hidden",
+    "Last",
+    "Golden",
+    "Broken",
+    "Northern",
+    "Forgotten",
+    "Burning",
+    "Quiet",
+    "Restless",
+    "Crimson",
+    "Distant",
+    "Winter",
+    "Glass",
+    "Iron",
+    "Secret",
+    "Wandering",
+    "Endless",
+    "Little",
+    "Midnight",
+    "Ancient",
+    "Painted",
 ];
 const NOUNS: &[&str] = &[
-    "Garden", "River", "Kingdom", "Library", "Lighthouse", "Orchard", "Machine", "Harbor", "Forest", "Mountain", "City",
-    "Archive", "Island", "Compass", "Voyage", "Letter", "Bridge", "Clockmaker", "Observatory", "Cartographer", "Tide",
+    "Garden",
+    "River",
+    "Kingdom",
+    "Library",
+    "Lighthouse",
+    "Orchard",
+    "Machine",
+    "Harbor",
+    "Forest",
+    "Mountain",
+    "City",
+    "Archive",
+    "Island",
+    "Compass",
+    "Voyage",
+    "Letter",
+    "Bridge",
+    "Clockmaker",
+    "Observatory",
+    "Cartographer",
+    "Tide",
 ];
 const TOPICS: &[&str] = &[
-    "Algorithms", "Gardening", "Astronomy", "Typography", "Cooking", "Rivers", "Cities", "Bridges", "Music", "Memory",
-    "Databases", "Bees", "Mathematics", "Sailing", "Photography", "Language", "Maps", "Clocks", "Weather", "Forests",
+    "Algorithms",
+    "Gardening",
+    "Astronomy",
+    "Typography",
+    "Cooking",
+    "Rivers",
+    "Cities",
+    "Bridges",
+    "Music",
+    "Memory",
+    "Databases",
+    "Bees",
+    "Mathematics",
+    "Sailing",
+    "Photography",
+    "Language",
+    "Maps",
+    "Clocks",
+    "Weather",
+    "Forests",
 ];
 const SUBJECTS: &[&str] = &[
-    "Fiction", "Fantasy", "Science Fiction", "Mystery", "History", "Science", "Computing", "Poetry", "Biography",
-    "Travel", "Philosophy", "Art", "Economics", "Nature", "Children", "Cooking", "Mathematics", "Music", "Drama",
+    "Fiction",
+    "Fantasy",
+    "Science Fiction",
+    "Mystery",
+    "History",
+    "Science",
+    "Computing",
+    "Poetry",
+    "Biography",
+    "Travel",
+    "Philosophy",
+    "Art",
+    "Economics",
+    "Nature",
+    "Children",
+    "Cooking",
+    "Mathematics",
+    "Music",
+    "Drama",
 ];
 const PUBLISHERS: &[&str] = &[
-    "Penguin", "Vintage", "Faber & Faber", "Gallimard", "O'Reilly", "MIT Press", "Hachette", "Macmillan", "Bloomsbury",
-    "HarperCollins", "Springer", "No Starch Press", "Oxford University Press", "Cambridge University Press",
+    "Penguin",
+    "Vintage",
+    "Faber & Faber",
+    "Gallimard",
+    "O'Reilly",
+    "MIT Press",
+    "Hachette",
+    "Macmillan",
+    "Bloomsbury",
+    "HarperCollins",
+    "Springer",
+    "No Starch Press",
+    "Oxford University Press",
+    "Cambridge University Press",
 ];
 
 fn title(rng: &mut Rng) -> String {
     match rng.below(4) {
         0 => format!("The {} {}", rng.pick(ADJECTIVES), rng.pick(NOUNS)),
         1 => format!("A Short History of {}", rng.pick(TOPICS)),
-        2 => format!("{} and the {} {}", rng.pick(FIRST), rng.pick(ADJECTIVES), rng.pick(NOUNS)),
+        2 => format!(
+            "{} and the {} {}",
+            rng.pick(FIRST),
+            rng.pick(ADJECTIVES),
+            rng.pick(NOUNS)
+        ),
         _ => format!("{}: A Guide to {}", rng.pick(NOUNS), rng.pick(TOPICS)),
     }
 }
@@ -118,15 +255,24 @@ pub async fn run(settings: &Settings, args: &SeedArgs) -> anyhow::Result<()> {
     let pool = storage::connect(settings.database_url.expose(), &settings.pool).await?;
     storage::migrate(&pool).await?;
     let mut conn = pool.acquire().await?.detach();
-    let books_present: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM books").fetch_one(&mut conn).await?;
+    let books_present: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM books")
+        .fetch_one(&mut conn)
+        .await?;
     if args.if_empty && books_present > 0 {
-        tracing::info!(books = books_present, "database already seeded; nothing to do");
+        tracing::info!(
+            books = books_present,
+            "database already seeded; nothing to do"
+        );
         return Ok(());
     }
     let counts = seed(&mut conn, args, Utc::now()).await?;
     tracing::info!(
-        members = counts.members, books = counts.books, loans = counts.loans, loan_items = counts.loan_items,
-        active_loans = counts.active_loans, seconds = started.elapsed().as_secs_f64(),
+        members = counts.members,
+        books = counts.books,
+        loans = counts.loans,
+        loan_items = counts.loan_items,
+        active_loans = counts.active_loans,
+        seconds = started.elapsed().as_secs_f64(),
         "seed complete"
     );
     Ok(())
@@ -144,7 +290,11 @@ pub struct SeedCounts {
 
 /// Generates and inserts the data on one connection. Ids are assigned here (after the current
 /// maximum), so loan items can reference loans without reading ids back.
-pub async fn seed(conn: &mut MySqlConnection, args: &SeedArgs, now: DateTime<Utc>) -> anyhow::Result<SeedCounts> {
+pub async fn seed(
+    conn: &mut MySqlConnection,
+    args: &SeedArgs,
+    now: DateTime<Utc>,
+) -> anyhow::Result<SeedCounts> {
     let now = now.trunc_subsecs(0);
     let mut rng = Rng(args.seed);
     let hash = crate::auth::hash_password_blocking(SEED_PASSWORD.to_owned())
@@ -152,9 +302,12 @@ pub async fn seed(conn: &mut MySqlConnection, args: &SeedArgs, now: DateTime<Utc
         .map_err(|e| anyhow::anyhow!("{e:?}"))?;
     macro_rules! next_id {
         ($table:literal) => {
-            sqlx::query_scalar::<_, u64>(concat!("SELECT CAST(COALESCE(MAX(id), 0) AS UNSIGNED) FROM ", $table))
-                .fetch_one(&mut *conn)
-                .await?
+            sqlx::query_scalar::<_, u64>(concat!(
+                "SELECT CAST(COALESCE(MAX(id), 0) AS UNSIGNED) FROM ",
+                $table
+            ))
+            .fetch_one(&mut *conn)
+            .await?
                 + 1
         };
     }
@@ -178,7 +331,14 @@ pub async fn seed(conn: &mut MySqlConnection, args: &SeedArgs, now: DateTime<Utc
             let (email, role) = if id == 1 {
                 (SEED_LIBRARIAN.to_owned(), "librarian")
             } else {
-                (format!("{}.{}.{id}@members.biblio.example", first.to_lowercase(), last.to_lowercase()), "member")
+                (
+                    format!(
+                        "{}.{}.{id}@members.biblio.example",
+                        first.to_lowercase(),
+                        last.to_lowercase()
+                    ),
+                    "member",
+                )
             };
             (id, format!("{first} {last}"), email, role)
         })
@@ -190,7 +350,9 @@ pub async fn seed(conn: &mut MySqlConnection, args: &SeedArgs, now: DateTime<Utc
             let id = first_book + i;
             // Multiplying by a prime coprime with 10^9 is a bijection mod 10^9: distinct ISBNs.
             let isbn = Isbn::from_prefix12(978_000_000_000 + (id * 104_729) % 1_000_000_000);
-            let authors: Vec<String> = (0..1 + rng.below(3) / 2).map(|_| person(&mut rng)).collect();
+            let authors: Vec<String> = (0..1 + rng.below(3) / 2)
+                .map(|_| person(&mut rng))
+                .collect();
             let mut subjects: Vec<&str> = Vec::new();
             for _ in 0..1 + rng.below(3) {
                 let s = rng.pick(SUBJECTS);
@@ -237,11 +399,15 @@ pub async fn seed(conn: &mut MySqlConnection, args: &SeedArgs, now: DateTime<Utc
             }
         }
         picked.sort_unstable();
-        let created = now - Duration::seconds(span_secs - span_secs * i as i64 / n_loans as i64) - Duration::seconds(rng.below(3_600) as i64);
+        let created = now
+            - Duration::seconds(span_secs - span_secs * i as i64 / n_loans as i64)
+            - Duration::seconds(rng.below(3_600) as i64);
         let due = created + Duration::days(LOAN_DAYS);
         let can_stay_out = i >= active_from
             && held[m] + picked.len() as i32 <= MAX_BOOKS_PER_MEMBER
-            && picked.iter().all(|b| books[*b].out < books[*b].copies_total);
+            && picked
+                .iter()
+                .all(|b| books[*b].out < books[*b].copies_total);
         let returned = if can_stay_out {
             held[m] += picked.len() as i32;
             for b in &picked {
@@ -255,22 +421,42 @@ pub async fn seed(conn: &mut MySqlConnection, args: &SeedArgs, now: DateTime<Utc
         for b in &picked {
             items.push((id, books[*b].id));
         }
-        loans.push(LoanSeed { id, member: members[m].0, count: picked.len() as i32, created, due, returned });
+        loans.push(LoanSeed {
+            id,
+            member: members[m].0,
+            count: picked.len() as i32,
+            created,
+            due,
+            returned,
+        });
     }
 
     let mut tx = conn.begin().await?;
     // The data is consistent by construction; checking each foreign key row by row only slows
     // the bulk load. Session-scoped, and restored before commit.
-    sqlx::query("SET SESSION foreign_key_checks = 0").execute(&mut *tx).await?;
+    sqlx::query("SET SESSION foreign_key_checks = 0")
+        .execute(&mut *tx)
+        .await?;
 
     bar.set_message("members");
     for chunk in members.chunks(CHUNK) {
-        let mut q = QueryBuilder::<MySql>::new("INSERT INTO members (id, name, email, role, password_hash, books_on_loan, created_at) ");
+        let mut q = QueryBuilder::<MySql>::new(
+            "INSERT INTO members (id, name, email, role, password_hash, books_on_loan, created_at) ",
+        );
         q.push_values(chunk, |mut row, (id, name, email, role)| {
             let index = (*id - first_member) as usize;
-            row.push_bind(*id).push_bind(name).push_bind(email).push_bind(*role).push_bind(&hash).push_bind(held[index]).push_bind(now - Duration::days(800));
+            row.push_bind(*id)
+                .push_bind(name)
+                .push_bind(email)
+                .push_bind(*role)
+                .push_bind(&hash)
+                .push_bind(held[index])
+                .push_bind(now - Duration::days(800));
         });
-        q.build().execute(&mut *tx).await.context("inserting members")?;
+        q.build()
+            .execute(&mut *tx)
+            .await
+            .context("inserting members")?;
         bar.inc(chunk.len() as u64);
     }
 
@@ -280,21 +466,42 @@ pub async fn seed(conn: &mut MySqlConnection, args: &SeedArgs, now: DateTime<Utc
             "INSERT INTO books (id, isbn, title, authors, publisher, year, subjects, copies_total, copies_available, created_at, updated_at) ",
         );
         q.push_values(chunk, |mut row, b| {
-            row.push_bind(b.id).push_bind(&b.isbn).push_bind(&b.title).push_bind(&b.authors).push_bind(&b.publisher)
-                .push_bind(b.year).push_bind(&b.subjects).push_bind(b.copies_total).push_bind(b.copies_total - b.out)
-                .push_bind(now - Duration::days(800)).push_bind(now);
+            row.push_bind(b.id)
+                .push_bind(&b.isbn)
+                .push_bind(&b.title)
+                .push_bind(&b.authors)
+                .push_bind(&b.publisher)
+                .push_bind(b.year)
+                .push_bind(&b.subjects)
+                .push_bind(b.copies_total)
+                .push_bind(b.copies_total - b.out)
+                .push_bind(now - Duration::days(800))
+                .push_bind(now);
         });
-        q.build().execute(&mut *tx).await.context("inserting books")?;
+        q.build()
+            .execute(&mut *tx)
+            .await
+            .context("inserting books")?;
         bar.inc(chunk.len() as u64);
     }
 
     bar.set_message("loans");
     for chunk in loans.chunks(CHUNK) {
-        let mut q = QueryBuilder::<MySql>::new("INSERT INTO loans (id, member_id, book_count, created_at, due_at, returned_at) ");
+        let mut q = QueryBuilder::<MySql>::new(
+            "INSERT INTO loans (id, member_id, book_count, created_at, due_at, returned_at) ",
+        );
         q.push_values(chunk, |mut row, l| {
-            row.push_bind(l.id).push_bind(l.member).push_bind(l.count).push_bind(l.created).push_bind(l.due).push_bind(l.returned);
+            row.push_bind(l.id)
+                .push_bind(l.member)
+                .push_bind(l.count)
+                .push_bind(l.created)
+                .push_bind(l.due)
+                .push_bind(l.returned);
         });
-        q.build().execute(&mut *tx).await.context("inserting loans")?;
+        q.build()
+            .execute(&mut *tx)
+            .await
+            .context("inserting loans")?;
         bar.inc(chunk.len() as u64);
     }
     for chunk in items.chunks(CHUNK * 2) {
@@ -302,9 +509,14 @@ pub async fn seed(conn: &mut MySqlConnection, args: &SeedArgs, now: DateTime<Utc
         q.push_values(chunk, |mut row, (loan, book)| {
             row.push_bind(*loan).push_bind(*book);
         });
-        q.build().execute(&mut *tx).await.context("inserting loan items")?;
+        q.build()
+            .execute(&mut *tx)
+            .await
+            .context("inserting loan items")?;
     }
-    sqlx::query("SET SESSION foreign_key_checks = 1").execute(&mut *tx).await?;
+    sqlx::query("SET SESSION foreign_key_checks = 1")
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     bar.finish_with_message("done");
 
@@ -345,9 +557,18 @@ mod tests {
 
     #[test]
     fn the_generator_is_deterministic() {
-        let a: Vec<u64> = { let mut r = Rng(7); (0..5).map(|_| r.next()).collect() };
-        let b: Vec<u64> = { let mut r = Rng(7); (0..5).map(|_| r.next()).collect() };
-        let c: Vec<u64> = { let mut r = Rng(8); (0..5).map(|_| r.next()).collect() };
+        let a: Vec<u64> = {
+            let mut r = Rng(7);
+            (0..5).map(|_| r.next()).collect()
+        };
+        let b: Vec<u64> = {
+            let mut r = Rng(7);
+            (0..5).map(|_| r.next()).collect()
+        };
+        let c: Vec<u64> = {
+            let mut r = Rng(8);
+            (0..5).map(|_| r.next()).collect()
+        };
         assert_eq!(a, b);
         assert_ne!(a, c);
     }

@@ -24,19 +24,28 @@ impl Application {
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
         let pool = storage::connect(settings.database_url.expose(), &settings.pool).await?;
         storage::migrate(&pool).await?;
-        let tokens = TokenKeys::new(settings.token_secret.expose().as_bytes(), settings.token_ttl);
+        let tokens = TokenKeys::new(
+            settings.token_secret.expose().as_bytes(),
+            settings.token_ttl,
+        );
         let state = AppState::new(pool, tokens);
         if let Some((email, password)) = &settings.admin {
             state
                 .members
                 .ensure_librarian(email, password)
                 .await
-                .map_err(|e| anyhow::anyhow!("cannot create the BIBLIO_ADMIN_EMAIL librarian: {e:?}"))?;
+                .map_err(|e| {
+                    anyhow::anyhow!("cannot create the BIBLIO_ADMIN_EMAIL librarian: {e:?}")
+                })?;
         }
         let listener = TcpListener::bind(settings.bind)
             .await
             .with_context(|| format!("cannot listen on BIBLIO_BIND={}", settings.bind))?;
-        Ok(Self { router: routes::router(state.clone()), listener, state })
+        Ok(Self {
+            router: routes::router(state.clone()),
+            listener,
+            state,
+        })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -48,7 +57,10 @@ impl Application {
     }
 
     /// Serves until `shutdown` resolves, then finishes in-flight requests and closes the pool.
-    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         tracing::info!(address = %self.listener.local_addr()?, "biblio-api listening");
         axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)

@@ -73,7 +73,11 @@ where
 }
 
 /// A boolean setting: `1/true/yes/on` or `0/false/no/off`.
-pub fn flag_or(source: &dyn Source, name: &'static str, default: bool) -> Result<bool, ConfigError> {
+pub fn flag_or(
+    source: &dyn Source,
+    name: &'static str,
+    default: bool,
+) -> Result<bool, ConfigError> {
     match source.get(name) {
         None => Ok(default),
         Some(raw) => match raw.trim().to_ascii_lowercase().as_str() {

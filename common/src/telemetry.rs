@@ -15,6 +15,9 @@ pub fn init(service_name: &'static str) {
         .with_span_list(false)
         .with_target(true);
     // A second init (tests) is harmless: keep the first subscriber.
-    let _ = tracing_subscriber::registry().with(filter).with(json).try_init();
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(json)
+        .try_init();
     tracing::debug!(service = service_name, "logging initialised");
 }

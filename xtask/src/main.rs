@@ -1,1 +1,42 @@
-fn main() {}
+//! `cargo xtask …`: the project's commands, the same for people, tests and CI.
+//!
+//! # Layout
+//! - [`test`]: `cargo xtask test`, everything CI runs.
+//! - [`stack`]: `cargo xtask up` / `down`, the native stack without Docker.
+//! - [`bench`]: `cargo xtask bench`, the figures of `docs/BENCHMARKS.md`.
+//! - [`system`]: Debian packages, local services, running commands.
+
+mod bench;
+mod stack;
+mod system;
+mod test;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "Biblio's project commands")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Everything CI runs: fmt, clippy, unit and integration tests (installs what it needs).
+    Test,
+    /// Start the native stack: build, check MySQL and Redis, migrate, seed an empty database, start the services.
+    Up,
+    /// Stop exactly what `up` started.
+    Down,
+    /// Measure: seed time and API latency/throughput at 50 concurrent clients.
+    Bench(bench::BenchArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Test => test::run(),
+        Command::Up => stack::up(),
+        Command::Down => stack::down(),
+        Command::Bench(args) => bench::run(&args),
+    }
+}

@@ -65,7 +65,14 @@ impl NewBook {
         let authors = p
             .required("authors", input.authors)
             .and_then(|list| parse_list(&mut p, "authors", list, 1, MAX_AUTHORS, 200));
-        let subjects = parse_list(&mut p, "subjects", input.subjects.unwrap_or_default(), 0, MAX_SUBJECTS, 100);
+        let subjects = parse_list(
+            &mut p,
+            "subjects",
+            input.subjects.unwrap_or_default(),
+            0,
+            MAX_SUBJECTS,
+            100,
+        );
         let publisher = match input.publisher.as_deref().map(str::trim) {
             None | Some("") => Some(None),
             Some(raw) => p.check("publisher", bounded_text(raw, 200)).map(Some),
@@ -82,16 +89,41 @@ impl NewBook {
         let copies_total = match p.required("copies_total", input.copies_total) {
             Some(n) if (0..=MAX_COPIES).contains(&n) => Some(n as i32),
             Some(_) => {
-                p.add("copies_total", format!("must be between 0 and {MAX_COPIES}"));
+                p.add(
+                    "copies_total",
+                    format!("must be between 0 and {MAX_COPIES}"),
+                );
                 None
             }
             None => None,
         };
         p.into_result()?;
-        match (isbn, title, authors, subjects, publisher, year, copies_total) {
-            (Some(isbn), Some(title), Some(authors), Some(subjects), Some(publisher), Some(year), Some(copies_total)) => {
-                Ok(Self { isbn, title, authors, publisher, year, subjects, copies_total })
-            }
+        match (
+            isbn,
+            title,
+            authors,
+            subjects,
+            publisher,
+            year,
+            copies_total,
+        ) {
+            (
+                Some(isbn),
+                Some(title),
+                Some(authors),
+                Some(subjects),
+                Some(publisher),
+                Some(year),
+                Some(copies_total),
+            ) => Ok(Self {
+                isbn,
+                title,
+                authors,
+                publisher,
+                year,
+                subjects,
+                copies_total,
+            }),
             // Every None above recorded a problem, so into_result returned early.
             _ => Err(vec![FieldError::new("body", "is incomplete")]),
         }
@@ -176,7 +208,13 @@ impl BookSearch {
         let page = Page::parse(params.page.as_deref(), params.per_page.as_deref(), &mut p);
         p.into_result()?;
         let page = page.ok_or_else(|| vec![FieldError::new("page", "is invalid")])?;
-        Ok(Self { text, author, subject, available_only, page })
+        Ok(Self {
+            text,
+            author,
+            subject,
+            available_only,
+            page,
+        })
     }
 }
 
@@ -188,9 +226,9 @@ fn optional_term(p: &mut Problems, field: &str, raw: Option<&str>) -> Option<Str
 /// InnoDB's default full-text stopwords (the same list in MySQL and MariaDB). A required
 /// stopword (`+the`) makes a boolean-mode search match nothing, so they are left out.
 const STOPWORDS: &[&str] = &[
-    "a", "about", "an", "are", "as", "at", "be", "by", "com", "de", "en", "for", "from", "how", "i",
-    "in", "is", "it", "la", "of", "on", "or", "that", "the", "this", "to", "was", "what", "when",
-    "where", "who", "will", "with", "und", "www",
+    "a", "about", "an", "are", "as", "at", "be", "by", "com", "de", "en", "for", "from", "how",
+    "i", "in", "is", "it", "la", "of", "on", "or", "that", "the", "this", "to", "was", "what",
+    "when", "where", "who", "will", "with", "und", "www",
 ];
 
 /// The smallest word InnoDB full-text indexes (`innodb_ft_min_token_size`, 3 by default).
@@ -248,7 +286,10 @@ mod tests {
             ..BookInput::default()
         };
         let errors = NewBook::parse(input).expect_err("everything is wrong");
-        assert_eq!(fields(errors), ["isbn", "title", "authors", "year", "copies_total"]);
+        assert_eq!(
+            fields(errors),
+            ["isbn", "title", "authors", "year", "copies_total"]
+        );
     }
 
     #[test]
@@ -269,7 +310,10 @@ mod tests {
 
     #[test]
     fn search_text_becomes_required_prefixes_without_stopwords_or_operators() {
-        assert_eq!(fulltext_query("The Lord of the Rings").as_deref(), Some("+lord* +rings*"));
+        assert_eq!(
+            fulltext_query("The Lord of the Rings").as_deref(),
+            Some("+lord* +rings*")
+        );
         assert_eq!(fulltext_query("tolk*\") -(x").as_deref(), Some("+tolk*"));
         assert_eq!(fulltext_query("of a"), None);
     }
@@ -303,7 +347,10 @@ impl Catalogue {
             .ok_or_else(|| not_found(id))
     }
 
-    pub async fn search(&self, params: &BookSearchParams) -> Result<(Vec<Book>, u64, Page), crate::error::Error> {
+    pub async fn search(
+        &self,
+        params: &BookSearchParams,
+    ) -> Result<(Vec<Book>, u64, Page), crate::error::Error> {
         let search = BookSearch::parse(params).map_err(crate::error::Error::Invalid)?;
         let (items, total) = crate::storage::books::search(&self.pool, &search).await?;
         Ok((items, total, search.page))
@@ -352,7 +399,11 @@ fn not_found(id: BookId) -> crate::error::Error {
     crate::error::Error::NotFound(format!("book {id} does not exist"))
 }
 
-fn write_error(r: crate::storage::books::WriteRejection, id: BookId, book: &NewBook) -> crate::error::Error {
+fn write_error(
+    r: crate::storage::books::WriteRejection,
+    id: BookId,
+    book: &NewBook,
+) -> crate::error::Error {
     use crate::storage::books::WriteRejection as R;
     match r {
         R::NotFound => not_found(id),

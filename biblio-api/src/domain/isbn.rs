@@ -44,14 +44,19 @@ impl Isbn {
                     .map(|(i, d)| d * (10 - i as u32))
                     .sum::<u32>()
                     + check;
-                if sum % 11 != 0 {
+                if !sum.is_multiple_of(11) {
                     return Err("check digit is wrong".into());
                 }
                 let mut thirteen: Vec<u32> = vec![9, 7, 8];
                 thirteen.extend(digits);
                 let check13 = check_digit_13(&thirteen);
                 thirteen.push(check13);
-                Ok(Self(thirteen.iter().map(|d| char::from(b'0' + *d as u8)).collect()))
+                Ok(Self(
+                    thirteen
+                        .iter()
+                        .map(|d| char::from(b'0' + *d as u8))
+                        .collect(),
+                ))
             }
             0 => Err("must not be empty".into()),
             _ => Err("must have 10 or 13 digits".into()),

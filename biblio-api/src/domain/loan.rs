@@ -38,7 +38,11 @@ pub enum LoanStatus {
 }
 
 impl LoanStatus {
-    pub fn of(due_at: DateTime<Utc>, returned_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Self {
+    pub fn of(
+        due_at: DateTime<Utc>,
+        returned_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Self {
         match returned_at {
             Some(_) => Self::Returned,
             None if due_at < now => Self::Overdue,
@@ -72,7 +76,11 @@ impl LoanRequest {
             if !LOAN_BOOKS.contains(&books.len()) {
                 p.add(
                     "book_ids",
-                    format!("must list {} to {} books", LOAN_BOOKS.start(), LOAN_BOOKS.end()),
+                    format!(
+                        "must list {} to {} books",
+                        LOAN_BOOKS.start(),
+                        LOAN_BOOKS.end()
+                    ),
                 );
             }
             for (i, id) in books.iter().enumerate() {
@@ -83,7 +91,10 @@ impl LoanRequest {
         }
         p.into_result()?;
         let book_ids = books.unwrap_or_default().into_iter().map(BookId).collect();
-        Ok(Self { member_id, book_ids })
+        Ok(Self {
+            member_id,
+            book_ids,
+        })
     }
 }
 
@@ -109,14 +120,26 @@ pub struct LoanFilter {
 impl LoanFilter {
     pub fn parse(params: &LoanListParams, caller: &Caller) -> Result<Self, Error> {
         let mut p = Problems::default();
-        let member_id = match params.member_id.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        let member_id = match params
+            .member_id
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
             None => None,
             Some(raw) => p.check(
                 "member_id",
-                raw.parse::<u64>().map(MemberId).map_err(|_| "must be a member id".to_owned()),
+                raw.parse::<u64>()
+                    .map(MemberId)
+                    .map_err(|_| "must be a member id".to_owned()),
             ),
         };
-        let status = match params.status.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        let status = match params
+            .status
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
             None => None,
             Some("active") => Some(LoanStatus::Active),
             Some("overdue") => Some(LoanStatus::Overdue),
@@ -128,7 +151,8 @@ impl LoanFilter {
         };
         let page = Page::parse(params.page.as_deref(), params.per_page.as_deref(), &mut p);
         p.into_result().map_err(Error::Invalid)?;
-        let page = page.ok_or_else(|| Error::Invalid(vec![FieldError::new("page", "is invalid")]))?;
+        let page =
+            page.ok_or_else(|| Error::Invalid(vec![FieldError::new("page", "is invalid")]))?;
         let member_id = match (caller.is_librarian(), member_id) {
             (true, wanted) => wanted,
             (false, None) => Some(caller.member_id),
@@ -137,7 +161,11 @@ impl LoanFilter {
                 Some(wanted)
             }
         };
-        Ok(Self { member_id, status, page })
+        Ok(Self {
+            member_id,
+            status,
+            page,
+        })
     }
 }
 
@@ -165,7 +193,15 @@ impl LoanService {
         let mut attempt = 1;
         let outcome = loop {
             let mut conn = self.pool.acquire().await?;
-            match storage::loans::create(&mut conn, request.member_id, &request.book_ids, now, due_at).await {
+            match storage::loans::create(
+                &mut conn,
+                request.member_id,
+                &request.book_ids,
+                now,
+                due_at,
+            )
+            .await
+            {
                 Err(e) if storage::is_transient(&e) && attempt < DEADLOCK_ATTEMPTS => {
                     tracing::debug!(attempt, error = %e, "loan transaction lost a lock race; retrying");
                     attempt += 1;
@@ -175,7 +211,12 @@ impl LoanService {
         };
         match outcome {
             Ok(id) => {
-                tracing::info!(loan_id = id.0, member_id = request.member_id.0, books = request.book_ids.len(), "loan created");
+                tracing::info!(
+                    loan_id = id.0,
+                    member_id = request.member_id.0,
+                    books = request.book_ids.len(),
+                    "loan created"
+                );
                 Ok(Loan {
                     id,
                     member_id: request.member_id,
@@ -210,10 +251,21 @@ impl LoanService {
         };
         match outcome {
             ReturnOutcome::Returned => {
-                tracing::info!(loan_id = id.0, member_id = loan.member_id.0, "loan returned");
-                Ok(Loan { returned_at: Some(now), status: LoanStatus::Returned, ..loan })
+                tracing::info!(
+                    loan_id = id.0,
+                    member_id = loan.member_id.0,
+                    "loan returned"
+                );
+                Ok(Loan {
+                    returned_at: Some(now),
+                    status: LoanStatus::Returned,
+                    ..loan
+                })
             }
-            ReturnOutcome::AlreadyReturned => Err(Error::conflict("already_returned", format!("loan {id} was already returned"))),
+            ReturnOutcome::AlreadyReturned => Err(Error::conflict(
+                "already_returned",
+                format!("loan {id} was already returned"),
+            )),
             ReturnOutcome::NotFound => Err(Error::NotFound(format!("loan {id} does not exist"))),
         }
     }
@@ -229,7 +281,11 @@ impl LoanService {
         Ok(loan)
     }
 
-    pub async fn list(&self, caller: &Caller, params: &LoanListParams) -> Result<(Vec<Loan>, u64, Page), Error> {
+    pub async fn list(
+        &self,
+        caller: &Caller,
+        params: &LoanListParams,
+    ) -> Result<(Vec<Loan>, u64, Page), Error> {
         let filter = LoanFilter::parse(params, caller)?;
         let (items, total) = storage::loans::list(&self.pool, &filter, Utc::now()).await?;
         Ok((items, total, filter.page))
@@ -253,14 +309,22 @@ fn rejection_error(rejection: LoanRejection, request: &LoanRequest) -> Error {
         ),
         LoanRejection::UnknownBooks(ids) => Error::Invalid(
             ids.into_iter()
-                .map(|id| FieldError::new(format!("book_ids[{}]", position(id)), format!("book {id} does not exist")))
+                .map(|id| {
+                    FieldError::new(
+                        format!("book_ids[{}]", position(id)),
+                        format!("book {id} does not exist"),
+                    )
+                })
                 .collect(),
         ),
         LoanRejection::NoCopyAvailable(ids) => Error::Conflict {
             code: "no_copy_available",
             message: format!(
                 "no copy available of book {}",
-                ids.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+                ids.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
             details: Some(serde_json::json!({ "book_ids": ids })),
         },
@@ -273,12 +337,22 @@ mod tests {
     use crate::domain::member::Role;
 
     fn member(id: u64) -> Caller {
-        Caller { member_id: MemberId(id), role: Role::Member }
+        Caller {
+            member_id: MemberId(id),
+            role: Role::Member,
+        }
     }
 
     #[test]
     fn a_loan_defaults_to_the_caller() {
-        let req = LoanRequest::parse(LoanInput { member_id: None, book_ids: Some(vec![1, 2]) }, &member(7)).expect("valid");
+        let req = LoanRequest::parse(
+            LoanInput {
+                member_id: None,
+                book_ids: Some(vec![1, 2]),
+            },
+            &member(7),
+        )
+        .expect("valid");
         assert_eq!(req.member_id, MemberId(7));
         assert_eq!(req.book_ids, [BookId(1), BookId(2)]);
     }
@@ -286,7 +360,10 @@ mod tests {
     #[test]
     fn zero_or_six_books_are_refused() {
         for n in [0u64, 6] {
-            let input = LoanInput { member_id: None, book_ids: Some((1..=n).collect()) };
+            let input = LoanInput {
+                member_id: None,
+                book_ids: Some((1..=n).collect()),
+            };
             let errors = LoanRequest::parse(input, &member(1)).expect_err("bad count");
             assert_eq!(errors[0].field, "book_ids");
         }
@@ -294,15 +371,24 @@ mod tests {
 
     #[test]
     fn a_book_listed_twice_is_refused() {
-        let input = LoanInput { member_id: None, book_ids: Some(vec![4, 5, 4]) };
+        let input = LoanInput {
+            member_id: None,
+            book_ids: Some(vec![4, 5, 4]),
+        };
         let errors = LoanRequest::parse(input, &member(1)).expect_err("duplicate");
         assert_eq!(errors[0].field, "book_ids[2]");
     }
 
     #[test]
     fn a_member_cannot_list_someone_elses_loans() {
-        let params = LoanListParams { member_id: Some("2".into()), ..LoanListParams::default() };
-        assert!(matches!(LoanFilter::parse(&params, &member(1)), Err(Error::Forbidden(_))));
+        let params = LoanListParams {
+            member_id: Some("2".into()),
+            ..LoanListParams::default()
+        };
+        assert!(matches!(
+            LoanFilter::parse(&params, &member(1)),
+            Err(Error::Forbidden(_))
+        ));
         let own = LoanFilter::parse(&LoanListParams::default(), &member(1)).expect("own loans");
         assert_eq!(own.member_id, Some(MemberId(1)));
     }
@@ -310,8 +396,17 @@ mod tests {
     #[test]
     fn status_follows_due_and_return_dates() {
         let now = Utc::now();
-        assert_eq!(LoanStatus::of(now + Duration::days(1), None, now), LoanStatus::Active);
-        assert_eq!(LoanStatus::of(now - Duration::days(1), None, now), LoanStatus::Overdue);
-        assert_eq!(LoanStatus::of(now - Duration::days(1), Some(now), now), LoanStatus::Returned);
+        assert_eq!(
+            LoanStatus::of(now + Duration::days(1), None, now),
+            LoanStatus::Active
+        );
+        assert_eq!(
+            LoanStatus::of(now - Duration::days(1), None, now),
+            LoanStatus::Overdue
+        );
+        assert_eq!(
+            LoanStatus::of(now - Duration::days(1), Some(now), now),
+            LoanStatus::Returned
+        );
     }
 }

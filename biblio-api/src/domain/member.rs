@@ -110,7 +110,12 @@ impl NewMember {
         };
         p.into_result()?;
         match (name, email, password, role) {
-            (Some(name), Some(email), Some(password), Some(role)) => Ok(Self { name, email, password, role }),
+            (Some(name), Some(email), Some(password), Some(role)) => Ok(Self {
+                name,
+                email,
+                password,
+                role,
+            }),
             _ => Err(vec![FieldError::new("body", "is incomplete")]),
         }
     }
@@ -168,7 +173,9 @@ impl Caller {
         if self.is_librarian() {
             Ok(())
         } else {
-            Err(crate::error::Error::Forbidden("only librarians may do this".into()))
+            Err(crate::error::Error::Forbidden(
+                "only librarians may do this".into(),
+            ))
         }
     }
 
@@ -222,7 +229,9 @@ impl MemberDirectory {
         };
         let refused = || crate::error::Error::Unauthorized("email or password is wrong".into());
         // A malformed email cannot belong to anyone: same answer as a wrong password.
-        let Ok(email) = Email::parse(&email) else { return Err(refused()) };
+        let Ok(email) = Email::parse(&email) else {
+            return Err(refused());
+        };
         let credentials = crate::storage::members::credentials(&self.pool, &email).await?;
         // Verify against a real hash even for unknown emails, so timing does not reveal them.
         let hash = match credentials.as_ref() {
@@ -237,18 +246,36 @@ impl MemberDirectory {
         let member = credentials.member;
         let (token, expires_at) = self.tokens.issue(member.id, member.role, Utc::now())?;
         tracing::info!(member_id = member.id.0, "login");
-        Ok(Session { token, expires_at, member })
+        Ok(Session {
+            token,
+            expires_at,
+            member,
+        })
     }
 
     pub async fn create(&self, input: MemberInput) -> Result<Member, crate::error::Error> {
         let new = NewMember::parse(input).map_err(crate::error::Error::Invalid)?;
         let hash = crate::auth::hash_password_blocking(new.password.expose().to_owned()).await?;
         let now = chrono::SubsecRound::trunc_subsecs(Utc::now(), 6);
-        let id = crate::storage::members::insert(&self.pool, &new.name, &new.email, new.role, &hash, now)
-            .await?
-            .map_err(|_| crate::error::Error::conflict("duplicate_email", format!("{} is already registered", new.email)))?;
+        let id = crate::storage::members::insert(
+            &self.pool, &new.name, &new.email, new.role, &hash, now,
+        )
+        .await?
+        .map_err(|_| {
+            crate::error::Error::conflict(
+                "duplicate_email",
+                format!("{} is already registered", new.email),
+            )
+        })?;
         tracing::info!(member_id = id.0, role = new.role.as_str(), "member created");
-        Ok(Member { id, name: new.name, email: new.email.to_string(), role: new.role, books_on_loan: 0, created_at: now })
+        Ok(Member {
+            id,
+            name: new.name,
+            email: new.email.to_string(),
+            role: new.role,
+            books_on_loan: 0,
+            created_at: now,
+        })
     }
 
     pub async fn get(&self, caller: &Caller, id: MemberId) -> Result<Member, crate::error::Error> {
@@ -258,12 +285,19 @@ impl MemberDirectory {
             .ok_or_else(|| crate::error::Error::NotFound(format!("member {id} does not exist")))
     }
 
-    pub async fn list(&self, page: super::page::Page) -> Result<(Vec<Member>, u64), crate::error::Error> {
+    pub async fn list(
+        &self,
+        page: super::page::Page,
+    ) -> Result<(Vec<Member>, u64), crate::error::Error> {
         Ok(crate::storage::members::list(&self.pool, page).await?)
     }
 
     /// Makes sure the configured librarian exists with the configured password.
-    pub async fn ensure_librarian(&self, email: &Email, password: &Password) -> Result<(), crate::error::Error> {
+    pub async fn ensure_librarian(
+        &self,
+        email: &Email,
+        password: &Password,
+    ) -> Result<(), crate::error::Error> {
         let hash = crate::auth::hash_password_blocking(password.expose().to_owned()).await?;
         crate::storage::members::upsert_librarian(&self.pool, email, &hash, Utc::now()).await?;
         tracing::info!(email = %email, "librarian account ensured");
@@ -276,7 +310,9 @@ impl MemberDirectory {
 async fn dummy_hash() -> Result<String, crate::error::Error> {
     static DUMMY: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
     DUMMY
-        .get_or_try_init(|| crate::auth::hash_password_blocking("\u{0}no member has this password\u{0}".to_owned()))
+        .get_or_try_init(|| {
+            crate::auth::hash_password_blocking("\u{0}no member has this password\u{0}".to_owned())
+        })
         .await
         .cloned()
 }

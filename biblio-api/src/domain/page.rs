@@ -14,7 +14,11 @@ impl Page {
     pub const MAX_PER_PAGE: u32 = 100;
 
     /// Parses the raw query values; absent values take their defaults.
-    pub fn parse(page: Option<&str>, per_page: Option<&str>, problems: &mut Problems) -> Option<Self> {
+    pub fn parse(
+        page: Option<&str>,
+        per_page: Option<&str>,
+        problems: &mut Problems,
+    ) -> Option<Self> {
         let page = problems.check("page", parse_bounded(page, 1, 1, 1_000_000));
         let per_page = problems.check(
             "per_page",
@@ -53,7 +57,10 @@ mod tests {
         let mut p = Problems::default();
         assert_eq!(
             Page::parse(None, None, &mut p),
-            Some(Page { page: 1, per_page: 20 })
+            Some(Page {
+                page: 1,
+                per_page: 20
+            })
         );
         assert!(p.into_result().is_ok());
     }
@@ -71,6 +78,13 @@ mod tests {
     fn per_page_is_capped() {
         let mut p = Problems::default();
         assert_eq!(Page::parse(Some("2"), Some("101"), &mut p), None);
-        assert_eq!(Page { page: 3, per_page: 10 }.offset(), 20);
+        assert_eq!(
+            Page {
+                page: 3,
+                per_page: 10
+            }
+            .offset(),
+            20
+        );
     }
 }

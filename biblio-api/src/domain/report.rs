@@ -26,7 +26,12 @@ pub struct ReportParams {
 
 impl ReportParams {
     pub fn limit(&self) -> Result<u32, Error> {
-        match self.limit.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        match self
+            .limit
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
             None => Ok(10),
             Some(raw) => match raw.parse::<u32>() {
                 Ok(n) if (1..=100).contains(&n) => Ok(n),
@@ -48,16 +53,25 @@ impl Reports {
 
     pub async fn top_books(&self, limit: u32) -> Result<Report<TopBook>, Error> {
         let generated_at = Utc::now().trunc_subsecs(6);
-        Ok(Report { generated_at, items: reports::top_books(&self.pool, limit).await? })
+        Ok(Report {
+            generated_at,
+            items: reports::top_books(&self.pool, limit).await?,
+        })
     }
 
     pub async fn top_members(&self, limit: u32) -> Result<Report<TopMember>, Error> {
         let generated_at = Utc::now().trunc_subsecs(6);
-        Ok(Report { generated_at, items: reports::top_members(&self.pool, limit).await? })
+        Ok(Report {
+            generated_at,
+            items: reports::top_members(&self.pool, limit).await?,
+        })
     }
 
     pub async fn overdue(&self, limit: u32) -> Result<Report<OverdueLoan>, Error> {
         let generated_at = Utc::now().trunc_subsecs(6);
-        Ok(Report { generated_at, items: reports::overdue(&self.pool, generated_at, limit).await? })
+        Ok(Report {
+            generated_at,
+            items: reports::overdue(&self.pool, generated_at, limit).await?,
+        })
     }
 }

@@ -17,6 +17,9 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginInput,
     responses((status = 200, body = Session), (status = 401, description = "wrong email or password"), (status = 422, description = "missing field")))]
 #[tracing::instrument(skip_all)]
-async fn login(State(state): State<AppState>, ApiJson(input): ApiJson<LoginInput>) -> Result<Json<Session>, Error> {
+async fn login(
+    State(state): State<AppState>,
+    ApiJson(input): ApiJson<LoginInput>,
+) -> Result<Json<Session>, Error> {
     Ok(Json(state.members.login(input).await?))
 }

@@ -22,7 +22,10 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[utoipa::path(get, path = "/api/v1/books", tag = "books", params(BookSearchParams),
     responses((status = 200, body = Paginated<Book>), (status = 422, description = "bad filter or page")))]
 #[tracing::instrument(skip_all)]
-async fn search_books(State(state): State<AppState>, ApiQuery(params): ApiQuery<BookSearchParams>) -> Result<Json<Paginated<Book>>, Error> {
+async fn search_books(
+    State(state): State<AppState>,
+    ApiQuery(params): ApiQuery<BookSearchParams>,
+) -> Result<Json<Paginated<Book>>, Error> {
     let (items, total, page) = state.catalogue.search(&params).await?;
     Ok(Json(Paginated::new(items, total, page)))
 }
@@ -39,16 +42,28 @@ async fn get_book(State(state): State<AppState>, IdPath(id): IdPath) -> Result<J
 #[utoipa::path(post, path = "/api/v1/books", tag = "books", request_body = BookInput, security(("bearer" = [])),
     responses((status = 201, body = Book), (status = 401), (status = 403), (status = 409, description = "duplicate ISBN"), (status = 422)))]
 #[tracing::instrument(skip_all)]
-async fn create_book(State(state): State<AppState>, caller: Caller, ApiJson(input): ApiJson<BookInput>) -> Result<(StatusCode, Json<Book>), Error> {
+async fn create_book(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(input): ApiJson<BookInput>,
+) -> Result<(StatusCode, Json<Book>), Error> {
     caller.require_librarian()?;
-    Ok((StatusCode::CREATED, Json(state.catalogue.create(input).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(state.catalogue.create(input).await?),
+    ))
 }
 
 /// Replace a book's fields (librarians). Changing `copies_total` moves `copies_available` with it.
 #[utoipa::path(put, path = "/api/v1/books/{id}", tag = "books", params(("id" = u64, Path)), request_body = BookInput, security(("bearer" = [])),
     responses((status = 200, body = Book), (status = 401), (status = 403), (status = 404), (status = 409), (status = 422)))]
 #[tracing::instrument(skip_all, fields(book_id = id))]
-async fn replace_book(State(state): State<AppState>, caller: Caller, IdPath(id): IdPath, ApiJson(input): ApiJson<BookInput>) -> Result<Json<Book>, Error> {
+async fn replace_book(
+    State(state): State<AppState>,
+    caller: Caller,
+    IdPath(id): IdPath,
+    ApiJson(input): ApiJson<BookInput>,
+) -> Result<Json<Book>, Error> {
     caller.require_librarian()?;
     Ok(Json(state.catalogue.replace(BookId(id), input).await?))
 }
@@ -57,7 +72,11 @@ async fn replace_book(State(state): State<AppState>, caller: Caller, IdPath(id):
 #[utoipa::path(delete, path = "/api/v1/books/{id}", tag = "books", params(("id" = u64, Path)), security(("bearer" = [])),
     responses((status = 204), (status = 401), (status = 403), (status = 404), (status = 409, description = "copies on loan")))]
 #[tracing::instrument(skip_all, fields(book_id = id))]
-async fn delete_book(State(state): State<AppState>, caller: Caller, IdPath(id): IdPath) -> Result<StatusCode, Error> {
+async fn delete_book(
+    State(state): State<AppState>,
+    caller: Caller,
+    IdPath(id): IdPath,
+) -> Result<StatusCode, Error> {
     caller.require_librarian()?;
     state.catalogue.withdraw(BookId(id)).await?;
     Ok(StatusCode::NO_CONTENT)

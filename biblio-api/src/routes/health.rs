@@ -13,7 +13,9 @@ use utoipa_axum::routes;
 use super::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(healthz)).routes(routes!(readyz))
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -37,10 +39,25 @@ async fn healthz() -> Json<Health> {
 #[utoipa::path(get, path = "/readyz", tag = "health", responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
 async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
     let ping = sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&state.pool);
-    let mysql_up = matches!(tokio::time::timeout(Duration::from_secs(1), ping).await, Ok(Ok(1)));
+    let mysql_up = matches!(
+        tokio::time::timeout(Duration::from_secs(1), ping).await,
+        Ok(Ok(1))
+    );
     if mysql_up {
-        (StatusCode::OK, Json(Readiness { status: "ready", mysql: "up" }))
+        (
+            StatusCode::OK,
+            Json(Readiness {
+                status: "ready",
+                mysql: "up",
+            }),
+        )
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, Json(Readiness { status: "not_ready", mysql: "down" }))
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(Readiness {
+                status: "not_ready",
+                mysql: "down",
+            }),
+        )
     }
 }

@@ -24,15 +24,26 @@ pub fn router() -> OpenApiRouter<AppState> {
     responses((status = 201, body = Loan), (status = 401), (status = 403),
         (status = 409, description = "no copy available, or the member's limit of 10 books"), (status = 422)))]
 #[tracing::instrument(skip_all)]
-async fn create_loan(State(state): State<AppState>, caller: Caller, ApiJson(input): ApiJson<LoanInput>) -> Result<(StatusCode, Json<Loan>), Error> {
-    Ok((StatusCode::CREATED, Json(state.loans.create(&caller, input).await?)))
+async fn create_loan(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(input): ApiJson<LoanInput>,
+) -> Result<(StatusCode, Json<Loan>), Error> {
+    Ok((
+        StatusCode::CREATED,
+        Json(state.loans.create(&caller, input).await?),
+    ))
 }
 
 /// List loans: a member's own, or (librarians) anyone's.
 #[utoipa::path(get, path = "/api/v1/loans", tag = "loans", params(LoanListParams), security(("bearer" = [])),
     responses((status = 200, body = Paginated<Loan>), (status = 401), (status = 403), (status = 422)))]
 #[tracing::instrument(skip_all)]
-async fn list_loans(State(state): State<AppState>, caller: Caller, ApiQuery(params): ApiQuery<LoanListParams>) -> Result<Json<Paginated<Loan>>, Error> {
+async fn list_loans(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(params): ApiQuery<LoanListParams>,
+) -> Result<Json<Paginated<Loan>>, Error> {
     let (items, total, page) = state.loans.list(&caller, &params).await?;
     Ok(Json(Paginated::new(items, total, page)))
 }
@@ -41,7 +52,11 @@ async fn list_loans(State(state): State<AppState>, caller: Caller, ApiQuery(para
 #[utoipa::path(get, path = "/api/v1/loans/{id}", tag = "loans", params(("id" = u64, Path)), security(("bearer" = [])),
     responses((status = 200, body = Loan), (status = 401), (status = 404)))]
 #[tracing::instrument(skip_all, fields(loan_id = id))]
-async fn get_loan(State(state): State<AppState>, caller: Caller, IdPath(id): IdPath) -> Result<Json<Loan>, Error> {
+async fn get_loan(
+    State(state): State<AppState>,
+    caller: Caller,
+    IdPath(id): IdPath,
+) -> Result<Json<Loan>, Error> {
     Ok(Json(state.loans.get(&caller, LoanId(id)).await?))
 }
 
@@ -49,6 +64,10 @@ async fn get_loan(State(state): State<AppState>, caller: Caller, IdPath(id): IdP
 #[utoipa::path(post, path = "/api/v1/loans/{id}/return", tag = "loans", params(("id" = u64, Path)), security(("bearer" = [])),
     responses((status = 200, body = Loan), (status = 401), (status = 403), (status = 404), (status = 409, description = "already returned")))]
 #[tracing::instrument(skip_all, fields(loan_id = id))]
-async fn return_loan(State(state): State<AppState>, caller: Caller, IdPath(id): IdPath) -> Result<Json<Loan>, Error> {
+async fn return_loan(
+    State(state): State<AppState>,
+    caller: Caller,
+    IdPath(id): IdPath,
+) -> Result<Json<Loan>, Error> {
     Ok(Json(state.loans.return_loan(&caller, LoanId(id)).await?))
 }

@@ -8,10 +8,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{ApiJson, ApiQuery, AppState, IdPath, Paginated};
+use crate::domain::Problems;
 use crate::domain::ids::MemberId;
 use crate::domain::member::{Caller, Member, MemberInput};
 use crate::domain::page::Page;
-use crate::domain::Problems;
 use crate::error::Error;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -31,7 +31,11 @@ struct PageParams {
 #[utoipa::path(get, path = "/api/v1/members", tag = "members", params(PageParams), security(("bearer" = [])),
     responses((status = 200, body = Paginated<Member>), (status = 401), (status = 403), (status = 422)))]
 #[tracing::instrument(skip_all)]
-async fn list_members(State(state): State<AppState>, caller: Caller, ApiQuery(params): ApiQuery<PageParams>) -> Result<Json<Paginated<Member>>, Error> {
+async fn list_members(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(params): ApiQuery<PageParams>,
+) -> Result<Json<Paginated<Member>>, Error> {
     caller.require_librarian()?;
     let mut p = Problems::default();
     let page = Page::parse(params.page.as_deref(), params.per_page.as_deref(), &mut p);
@@ -45,15 +49,26 @@ async fn list_members(State(state): State<AppState>, caller: Caller, ApiQuery(pa
 #[utoipa::path(post, path = "/api/v1/members", tag = "members", request_body = MemberInput, security(("bearer" = [])),
     responses((status = 201, body = Member), (status = 401), (status = 403), (status = 409, description = "duplicate email"), (status = 422)))]
 #[tracing::instrument(skip_all)]
-async fn create_member(State(state): State<AppState>, caller: Caller, ApiJson(input): ApiJson<MemberInput>) -> Result<(StatusCode, Json<Member>), Error> {
+async fn create_member(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(input): ApiJson<MemberInput>,
+) -> Result<(StatusCode, Json<Member>), Error> {
     caller.require_librarian()?;
-    Ok((StatusCode::CREATED, Json(state.members.create(input).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(state.members.create(input).await?),
+    ))
 }
 
 /// One member (librarians, or the member themself).
 #[utoipa::path(get, path = "/api/v1/members/{id}", tag = "members", params(("id" = u64, Path)), security(("bearer" = [])),
     responses((status = 200, body = Member), (status = 401), (status = 403), (status = 404)))]
 #[tracing::instrument(skip_all, fields(member_id = id))]
-async fn get_member(State(state): State<AppState>, caller: Caller, IdPath(id): IdPath) -> Result<Json<Member>, Error> {
+async fn get_member(
+    State(state): State<AppState>,
+    caller: Caller,
+    IdPath(id): IdPath,
+) -> Result<Json<Member>, Error> {
     Ok(Json(state.members.get(&caller, MemberId(id)).await?))
 }

@@ -22,7 +22,10 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[utoipa::path(get, path = "/api/v1/reports/top-books", tag = "reports", params(ReportParams),
     responses((status = 200, body = Report<TopBook>), (status = 422)))]
 #[tracing::instrument(skip_all)]
-async fn top_books(State(state): State<AppState>, ApiQuery(params): ApiQuery<ReportParams>) -> Result<Json<Report<TopBook>>, Error> {
+async fn top_books(
+    State(state): State<AppState>,
+    ApiQuery(params): ApiQuery<ReportParams>,
+) -> Result<Json<Report<TopBook>>, Error> {
     Ok(Json(state.reports.top_books(params.limit()?).await?))
 }
 
@@ -30,7 +33,10 @@ async fn top_books(State(state): State<AppState>, ApiQuery(params): ApiQuery<Rep
 #[utoipa::path(get, path = "/api/v1/reports/top-members", tag = "reports", params(ReportParams),
     responses((status = 200, body = Report<TopMember>), (status = 422)))]
 #[tracing::instrument(skip_all)]
-async fn top_members(State(state): State<AppState>, ApiQuery(params): ApiQuery<ReportParams>) -> Result<Json<Report<TopMember>>, Error> {
+async fn top_members(
+    State(state): State<AppState>,
+    ApiQuery(params): ApiQuery<ReportParams>,
+) -> Result<Json<Report<TopMember>>, Error> {
     Ok(Json(state.reports.top_members(params.limit()?).await?))
 }
 
@@ -38,7 +44,11 @@ async fn top_members(State(state): State<AppState>, ApiQuery(params): ApiQuery<R
 #[utoipa::path(get, path = "/api/v1/reports/overdue", tag = "reports", params(ReportParams), security(("bearer" = [])),
     responses((status = 200, body = Report<OverdueLoan>), (status = 401), (status = 403), (status = 422)))]
 #[tracing::instrument(skip_all)]
-async fn overdue(State(state): State<AppState>, caller: Caller, ApiQuery(params): ApiQuery<ReportParams>) -> Result<Json<Report<OverdueLoan>>, Error> {
+async fn overdue(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(params): ApiQuery<ReportParams>,
+) -> Result<Json<Report<OverdueLoan>>, Error> {
     caller.require_librarian()?;
     Ok(Json(state.reports.overdue(params.limit()?).await?))
 }

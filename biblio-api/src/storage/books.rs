@@ -44,7 +44,10 @@ impl From<BookRow> for Book {
 }
 
 fn split_lines(text: &str) -> Vec<String> {
-    text.lines().filter(|l| !l.is_empty()).map(str::to_owned).collect()
+    text.lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Lists are stored one entry per line; the domain guarantees entries have no line breaks.
@@ -58,11 +61,17 @@ pub enum WriteRejection {
     NotFound,
     DuplicateIsbn,
     /// The new total is below the copies out on loan.
-    CopiesOnLoan { on_loan: i32 },
+    CopiesOnLoan {
+        on_loan: i32,
+    },
 }
 
 #[tracing::instrument(name = "db INSERT books", skip_all, fields(db.system.name = "mysql", db.operation.name = "INSERT", db.collection.name = "books"))]
-pub async fn insert(db: impl MySqlExecutor<'_>, book: &NewBook, now: DateTime<Utc>) -> Result<Result<BookId, WriteRejection>, sqlx::Error> {
+pub async fn insert(
+    db: impl MySqlExecutor<'_>,
+    book: &NewBook,
+    now: DateTime<Utc>,
+) -> Result<Result<BookId, WriteRejection>, sqlx::Error> {
     let result = sqlx::query(
         "INSERT INTO books (isbn, title, authors, publisher, year, subjects, copies_total, copies_available, created_at, updated_at) \
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -81,24 +90,35 @@ pub async fn insert(db: impl MySqlExecutor<'_>, book: &NewBook, now: DateTime<Ut
     .await;
     match result {
         Ok(done) => Ok(Ok(BookId(done.last_insert_id()))),
-        Err(e) if super::violated_unique_key(&e).as_deref() == Some("uq_books_isbn") => Ok(Err(WriteRejection::DuplicateIsbn)),
+        Err(e) if super::violated_unique_key(&e).as_deref() == Some("uq_books_isbn") => {
+            Ok(Err(WriteRejection::DuplicateIsbn))
+        }
         Err(e) => Err(e),
     }
 }
 
 #[tracing::instrument(name = "db SELECT books", skip_all, fields(db.system.name = "mysql", db.operation.name = "SELECT", db.collection.name = "books", book_id = id.0))]
 pub async fn find(db: impl MySqlExecutor<'_>, id: BookId) -> Result<Option<Book>, sqlx::Error> {
-    let row: Option<BookRow> = sqlx::query_as(concat!("SELECT ", columns!(), " FROM books WHERE id = ? AND deleted_at IS NULL"))
-        .bind(id.0)
-        .fetch_optional(db)
-        .await?;
+    let row: Option<BookRow> = sqlx::query_as(concat!(
+        "SELECT ",
+        columns!(),
+        " FROM books WHERE id = ? AND deleted_at IS NULL"
+    ))
+    .bind(id.0)
+    .fetch_optional(db)
+    .await?;
     Ok(row.map(Book::from))
 }
 
 /// Replaces a book's fields. A new `copies_total` moves `copies_available` by the same amount,
 /// which must not go below zero: copies out on loan cannot be removed from the catalogue.
 #[tracing::instrument(name = "db UPDATE books", skip_all, fields(db.system.name = "mysql", db.operation.name = "UPDATE", db.collection.name = "books", book_id = id.0))]
-pub async fn update(pool: &sqlx::MySqlPool, id: BookId, book: &NewBook, now: DateTime<Utc>) -> Result<Result<Book, WriteRejection>, sqlx::Error> {
+pub async fn update(
+    pool: &sqlx::MySqlPool,
+    id: BookId,
+    book: &NewBook,
+    now: DateTime<Utc>,
+) -> Result<Result<Book, WriteRejection>, sqlx::Error> {
     // MySQL and MariaDB evaluate single-table SET assignments left to right, so
     // copies_available is computed from the old copies_total before that is replaced.
     let result = sqlx::query(
@@ -120,7 +140,9 @@ pub async fn update(pool: &sqlx::MySqlPool, id: BookId, book: &NewBook, now: Dat
     .execute(pool)
     .await;
     match result {
-        Err(e) if super::violated_unique_key(&e).as_deref() == Some("uq_books_isbn") => Ok(Err(WriteRejection::DuplicateIsbn)),
+        Err(e) if super::violated_unique_key(&e).as_deref() == Some("uq_books_isbn") => {
+            Ok(Err(WriteRejection::DuplicateIsbn))
+        }
         Err(e) => Err(e),
         Ok(done) => match find(pool, id).await? {
             None => Ok(Err(WriteRejection::NotFound)),
@@ -135,7 +157,11 @@ pub async fn update(pool: &sqlx::MySqlPool, id: BookId, book: &NewBook, now: Dat
 /// Withdraws a book from the catalogue. Its row stays (loan history points at it) but it is no
 /// longer found, and its ISBN may be used again. Refused while copies are out on loan.
 #[tracing::instrument(name = "db UPDATE books (withdraw)", skip_all, fields(db.system.name = "mysql", db.operation.name = "UPDATE", db.collection.name = "books", book_id = id.0))]
-pub async fn withdraw(pool: &sqlx::MySqlPool, id: BookId, now: DateTime<Utc>) -> Result<Result<(), WriteRejection>, sqlx::Error> {
+pub async fn withdraw(
+    pool: &sqlx::MySqlPool,
+    id: BookId,
+    now: DateTime<Utc>,
+) -> Result<Result<(), WriteRejection>, sqlx::Error> {
     let done = sqlx::query(
         "UPDATE books SET deleted_at = ?, in_catalogue = NULL, updated_at = ? WHERE id = ? AND deleted_at IS NULL AND copies_available = copies_total",
     )
@@ -149,13 +175,18 @@ pub async fn withdraw(pool: &sqlx::MySqlPool, id: BookId, now: DateTime<Utc>) ->
     }
     Ok(Err(match find(pool, id).await? {
         None => WriteRejection::NotFound,
-        Some(b) => WriteRejection::CopiesOnLoan { on_loan: b.copies_total - b.copies_available },
+        Some(b) => WriteRejection::CopiesOnLoan {
+            on_loan: b.copies_total - b.copies_available,
+        },
     }))
 }
 
 /// One page of a catalogue search and the total number of matches.
 #[tracing::instrument(name = "db SELECT books (search)", skip_all, fields(db.system.name = "mysql", db.operation.name = "SELECT", db.collection.name = "books"))]
-pub async fn search(pool: &sqlx::MySqlPool, search: &BookSearch) -> Result<(Vec<Book>, u64), sqlx::Error> {
+pub async fn search(
+    pool: &sqlx::MySqlPool,
+    search: &BookSearch,
+) -> Result<(Vec<Book>, u64), sqlx::Error> {
     let relevance = search.text.as_deref().and_then(fulltext_query);
 
     let mut count = QueryBuilder::<MySql>::new("SELECT COUNT(*) FROM books");
@@ -179,7 +210,10 @@ pub async fn search(pool: &sqlx::MySqlPool, search: &BookSearch) -> Result<(Vec<
     page.push(" OFFSET ");
     page.push_bind(search.page.offset());
     let rows: Vec<BookRow> = page.build_query_as().fetch_all(pool).await?;
-    Ok((rows.into_iter().map(Book::from).collect(), total.max(0) as u64))
+    Ok((
+        rows.into_iter().map(Book::from).collect(),
+        total.max(0) as u64,
+    ))
 }
 
 fn push_filters(q: &mut QueryBuilder<MySql>, search: &BookSearch, relevance: Option<&str>) {
@@ -222,6 +256,9 @@ fn push_filters(q: &mut QueryBuilder<MySql>, search: &BookSearch, relevance: Opt
 
 /// `%text%` with LIKE's wildcards escaped, so user input is matched literally.
 fn like_pattern(text: &str) -> String {
-    let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    let escaped = text
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
     format!("%{escaped}%")
 }

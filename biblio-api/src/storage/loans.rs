@@ -21,7 +21,9 @@ use crate::domain::loan::{Loan, LoanFilter, LoanStatus};
 pub enum LoanRejection {
     UnknownMember,
     /// The member would pass the limit of unreturned books.
-    LoanLimit { held: i32 },
+    LoanLimit {
+        held: i32,
+    },
     UnknownBooks(Vec<BookId>),
     NoCopyAvailable(Vec<BookId>),
 }
@@ -49,10 +51,11 @@ pub async fn create(
     .await?;
     if taken.rows_affected() == 0 {
         tx.rollback().await?;
-        let held: Option<i32> = sqlx::query_scalar("SELECT books_on_loan FROM members WHERE id = ?")
-            .bind(member.0)
-            .fetch_optional(&mut *conn)
-            .await?;
+        let held: Option<i32> =
+            sqlx::query_scalar("SELECT books_on_loan FROM members WHERE id = ?")
+                .bind(member.0)
+                .fetch_optional(&mut *conn)
+                .await?;
         return Ok(Err(match held {
             None => LoanRejection::UnknownMember,
             Some(held) => LoanRejection::LoanLimit { held },
@@ -73,13 +76,15 @@ pub async fn create(
         return Ok(Err(diagnose_books(&mut *conn, books).await?));
     }
 
-    let loan = sqlx::query("INSERT INTO loans (member_id, book_count, created_at, due_at) VALUES (?, ?, ?, ?)")
-        .bind(member.0)
-        .bind(n)
-        .bind(now)
-        .bind(due_at)
-        .execute(&mut *tx)
-        .await?;
+    let loan = sqlx::query(
+        "INSERT INTO loans (member_id, book_count, created_at, due_at) VALUES (?, ?, ?, ?)",
+    )
+    .bind(member.0)
+    .bind(n)
+    .bind(now)
+    .bind(due_at)
+    .execute(&mut *tx)
+    .await?;
     let loan_id = LoanId(loan.last_insert_id());
 
     let mut items = QueryBuilder::<MySql>::new("INSERT INTO loan_items (loan_id, book_id) ");
@@ -93,7 +98,10 @@ pub async fn create(
 }
 
 /// After a refused loan: which books do not exist and which have no copy left.
-async fn diagnose_books(db: impl MySqlExecutor<'_>, books: &[BookId]) -> Result<LoanRejection, sqlx::Error> {
+async fn diagnose_books(
+    db: impl MySqlExecutor<'_>,
+    books: &[BookId],
+) -> Result<LoanRejection, sqlx::Error> {
     let sql = format!(
         "SELECT id, copies_available FROM books WHERE id IN ({}) AND deleted_at IS NULL",
         placeholders(books.len())
@@ -103,12 +111,20 @@ async fn diagnose_books(db: impl MySqlExecutor<'_>, books: &[BookId]) -> Result<
         query = query.bind(book.0);
     }
     let found: HashMap<u64, i32> = query.fetch_all(db).await?.into_iter().collect();
-    let unknown: Vec<BookId> = books.iter().copied().filter(|b| !found.contains_key(&b.0)).collect();
+    let unknown: Vec<BookId> = books
+        .iter()
+        .copied()
+        .filter(|b| !found.contains_key(&b.0))
+        .collect();
     if !unknown.is_empty() {
         return Ok(LoanRejection::UnknownBooks(unknown));
     }
     Ok(LoanRejection::NoCopyAvailable(
-        books.iter().copied().filter(|b| found.get(&b.0).is_some_and(|n| *n <= 0)).collect(),
+        books
+            .iter()
+            .copied()
+            .filter(|b| found.get(&b.0).is_some_and(|n| *n <= 0))
+            .collect(),
     ))
 }
 
@@ -122,20 +138,29 @@ pub enum ReturnOutcome {
 /// Closes a loan and puts its copies back on the shelf, all or nothing. Returning twice is
 /// refused by the `returned_at IS NULL` condition, so a copy is never put back twice.
 #[tracing::instrument(name = "db TRANSACTION return loan", skip_all, fields(db.system.name = "mysql", db.operation.name = "TRANSACTION", loan_id = id.0))]
-pub async fn mark_returned(conn: &mut MySqlConnection, id: LoanId, now: DateTime<Utc>) -> Result<ReturnOutcome, sqlx::Error> {
+pub async fn mark_returned(
+    conn: &mut MySqlConnection,
+    id: LoanId,
+    now: DateTime<Utc>,
+) -> Result<ReturnOutcome, sqlx::Error> {
     let mut tx = conn.begin().await?;
-    let closed = sqlx::query("UPDATE loans SET returned_at = ? WHERE id = ? AND returned_at IS NULL")
-        .bind(now)
-        .bind(id.0)
-        .execute(&mut *tx)
-        .await?;
+    let closed =
+        sqlx::query("UPDATE loans SET returned_at = ? WHERE id = ? AND returned_at IS NULL")
+            .bind(now)
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await?;
     if closed.rows_affected() == 0 {
         tx.rollback().await?;
         let exists: Option<u64> = sqlx::query_scalar("SELECT id FROM loans WHERE id = ?")
             .bind(id.0)
             .fetch_optional(&mut *conn)
             .await?;
-        return Ok(if exists.is_some() { ReturnOutcome::AlreadyReturned } else { ReturnOutcome::NotFound });
+        return Ok(if exists.is_some() {
+            ReturnOutcome::AlreadyReturned
+        } else {
+            ReturnOutcome::NotFound
+        });
     }
     sqlx::query(
         "UPDATE books b JOIN loan_items li ON li.book_id = b.id \
@@ -173,18 +198,27 @@ macro_rules! columns {
 }
 
 #[tracing::instrument(name = "db SELECT loans", skip_all, fields(db.system.name = "mysql", db.operation.name = "SELECT", db.collection.name = "loans", loan_id = id.0))]
-pub async fn find(pool: &sqlx::MySqlPool, id: LoanId, now: DateTime<Utc>) -> Result<Option<Loan>, sqlx::Error> {
-    let row: Option<LoanRow> = sqlx::query_as(concat!("SELECT ", columns!(), " FROM loans WHERE id = ?"))
-        .bind(id.0)
-        .fetch_optional(pool)
-        .await?;
+pub async fn find(
+    pool: &sqlx::MySqlPool,
+    id: LoanId,
+    now: DateTime<Utc>,
+) -> Result<Option<Loan>, sqlx::Error> {
+    let row: Option<LoanRow> =
+        sqlx::query_as(concat!("SELECT ", columns!(), " FROM loans WHERE id = ?"))
+            .bind(id.0)
+            .fetch_optional(pool)
+            .await?;
     let Some(row) = row else { return Ok(None) };
     let mut loans = with_items(pool, vec![row], now).await?;
     Ok(loans.pop())
 }
 
 #[tracing::instrument(name = "db SELECT loans (list)", skip_all, fields(db.system.name = "mysql", db.operation.name = "SELECT", db.collection.name = "loans"))]
-pub async fn list(pool: &sqlx::MySqlPool, filter: &LoanFilter, now: DateTime<Utc>) -> Result<(Vec<Loan>, u64), sqlx::Error> {
+pub async fn list(
+    pool: &sqlx::MySqlPool,
+    filter: &LoanFilter,
+    now: DateTime<Utc>,
+) -> Result<(Vec<Loan>, u64), sqlx::Error> {
     let push_where = |q: &mut QueryBuilder<MySql>| {
         q.push(" WHERE 1 = 1");
         if let Some(member) = filter.member_id {
@@ -196,7 +230,8 @@ pub async fn list(pool: &sqlx::MySqlPool, filter: &LoanFilter, now: DateTime<Utc
                 q.push(" AND returned_at IS NULL");
             }
             Some(LoanStatus::Overdue) => {
-                q.push(" AND returned_at IS NULL AND due_at < ").push_bind(now);
+                q.push(" AND returned_at IS NULL AND due_at < ")
+                    .push_bind(now);
             }
             Some(LoanStatus::Returned) => {
                 q.push(" AND returned_at IS NOT NULL");
@@ -218,7 +253,11 @@ pub async fn list(pool: &sqlx::MySqlPool, filter: &LoanFilter, now: DateTime<Utc
 }
 
 /// Attaches the book ids to loans with one query for the whole page (no N+1).
-async fn with_items(pool: &sqlx::MySqlPool, rows: Vec<LoanRow>, now: DateTime<Utc>) -> Result<Vec<Loan>, sqlx::Error> {
+async fn with_items(
+    pool: &sqlx::MySqlPool,
+    rows: Vec<LoanRow>,
+    now: DateTime<Utc>,
+) -> Result<Vec<Loan>, sqlx::Error> {
     let ids: Vec<u64> = rows.iter().map(|r| r.id).collect();
     let mut items = items_of(pool, &ids).await?;
     Ok(rows
@@ -236,7 +275,10 @@ async fn with_items(pool: &sqlx::MySqlPool, rows: Vec<LoanRow>, now: DateTime<Ut
 }
 
 /// The book ids of each loan in `loan_ids`, in one query.
-pub(crate) async fn items_of(pool: &sqlx::MySqlPool, loan_ids: &[u64]) -> Result<HashMap<u64, Vec<BookId>>, sqlx::Error> {
+pub(crate) async fn items_of(
+    pool: &sqlx::MySqlPool,
+    loan_ids: &[u64],
+) -> Result<HashMap<u64, Vec<BookId>>, sqlx::Error> {
     let mut items: HashMap<u64, Vec<BookId>> = HashMap::new();
     if loan_ids.is_empty() {
         return Ok(items);

@@ -22,7 +22,8 @@ impl TryFrom<MemberRow> for Member {
     type Error = sqlx::Error;
 
     fn try_from(r: MemberRow) -> Result<Self, Self::Error> {
-        let role = Role::parse(&r.role).map_err(|e| sqlx::Error::Decode(format!("members.role {:?}: {e}", r.role).into()))?;
+        let role = Role::parse(&r.role)
+            .map_err(|e| sqlx::Error::Decode(format!("members.role {:?}: {e}", r.role).into()))?;
         Ok(Member {
             id: MemberId(r.id),
             name: r.name,
@@ -60,17 +61,21 @@ pub async fn insert(
     password_hash: &str,
     now: DateTime<Utc>,
 ) -> Result<Result<MemberId, DuplicateEmail>, sqlx::Error> {
-    let result = sqlx::query("INSERT INTO members (name, email, role, password_hash, created_at) VALUES (?, ?, ?, ?, ?)")
-        .bind(name)
-        .bind(email.as_str())
-        .bind(role.as_str())
-        .bind(password_hash)
-        .bind(now)
-        .execute(db)
-        .await;
+    let result = sqlx::query(
+        "INSERT INTO members (name, email, role, password_hash, created_at) VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(name)
+    .bind(email.as_str())
+    .bind(role.as_str())
+    .bind(password_hash)
+    .bind(now)
+    .execute(db)
+    .await;
     match result {
         Ok(done) => Ok(Ok(MemberId(done.last_insert_id()))),
-        Err(e) if super::violated_unique_key(&e).as_deref() == Some("uq_members_email") => Ok(Err(DuplicateEmail)),
+        Err(e) if super::violated_unique_key(&e).as_deref() == Some("uq_members_email") => {
+            Ok(Err(DuplicateEmail))
+        }
         Err(e) => Err(e),
     }
 }
@@ -78,7 +83,12 @@ pub async fn insert(
 /// Makes sure a librarian with this email and password hash exists (startup bootstrap). Safe
 /// when replicas run it at the same moment: one upsert statement.
 #[tracing::instrument(name = "db INSERT members (upsert librarian)", skip_all, fields(db.system.name = "mysql", db.operation.name = "INSERT", db.collection.name = "members"))]
-pub async fn upsert_librarian(db: impl MySqlExecutor<'_>, email: &Email, password_hash: &str, now: DateTime<Utc>) -> Result<(), sqlx::Error> {
+pub async fn upsert_librarian(
+    db: impl MySqlExecutor<'_>,
+    email: &Email,
+    password_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO members (name, email, role, password_hash, created_at) VALUES ('Administrator', ?, 'librarian', ?, ?) \
          ON DUPLICATE KEY UPDATE role = 'librarian', password_hash = VALUES(password_hash)",
@@ -93,37 +103,59 @@ pub async fn upsert_librarian(db: impl MySqlExecutor<'_>, email: &Email, passwor
 
 #[tracing::instrument(name = "db SELECT members", skip_all, fields(db.system.name = "mysql", db.operation.name = "SELECT", db.collection.name = "members", member_id = id.0))]
 pub async fn find(db: impl MySqlExecutor<'_>, id: MemberId) -> Result<Option<Member>, sqlx::Error> {
-    let row: Option<MemberRow> = sqlx::query_as(concat!("SELECT ", columns!(), " FROM members WHERE id = ?"))
-        .bind(id.0)
-        .fetch_optional(db)
-        .await?;
+    let row: Option<MemberRow> =
+        sqlx::query_as(concat!("SELECT ", columns!(), " FROM members WHERE id = ?"))
+            .bind(id.0)
+            .fetch_optional(db)
+            .await?;
     row.map(Member::try_from).transpose()
 }
 
 #[tracing::instrument(name = "db SELECT members (credentials)", skip_all, fields(db.system.name = "mysql", db.operation.name = "SELECT", db.collection.name = "members"))]
-pub async fn credentials(db: impl MySqlExecutor<'_>, email: &Email) -> Result<Option<Credentials>, sqlx::Error> {
+pub async fn credentials(
+    db: impl MySqlExecutor<'_>,
+    email: &Email,
+) -> Result<Option<Credentials>, sqlx::Error> {
     #[derive(sqlx::FromRow)]
     struct Row {
         #[sqlx(flatten)]
         member: MemberRow,
         password_hash: String,
     }
-    let row: Option<Row> = sqlx::query_as(concat!("SELECT ", columns!(), ", password_hash FROM members WHERE email = ?"))
-        .bind(email.as_str())
-        .fetch_optional(db)
-        .await?;
-    row.map(|r| Ok(Credentials { member: Member::try_from(r.member)?, password_hash: r.password_hash }))
-        .transpose()
+    let row: Option<Row> = sqlx::query_as(concat!(
+        "SELECT ",
+        columns!(),
+        ", password_hash FROM members WHERE email = ?"
+    ))
+    .bind(email.as_str())
+    .fetch_optional(db)
+    .await?;
+    row.map(|r| {
+        Ok(Credentials {
+            member: Member::try_from(r.member)?,
+            password_hash: r.password_hash,
+        })
+    })
+    .transpose()
 }
 
 #[tracing::instrument(name = "db SELECT members (list)", skip_all, fields(db.system.name = "mysql", db.operation.name = "SELECT", db.collection.name = "members"))]
 pub async fn list(pool: &sqlx::MySqlPool, page: Page) -> Result<(Vec<Member>, u64), sqlx::Error> {
-    let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM members").fetch_one(pool).await?;
-    let rows: Vec<MemberRow> = sqlx::query_as(concat!("SELECT ", columns!(), " FROM members ORDER BY id LIMIT ? OFFSET ?"))
-        .bind(page.per_page)
-        .bind(page.offset())
-        .fetch_all(pool)
+    let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM members")
+        .fetch_one(pool)
         .await?;
-    let members = rows.into_iter().map(Member::try_from).collect::<Result<_, _>>()?;
+    let rows: Vec<MemberRow> = sqlx::query_as(concat!(
+        "SELECT ",
+        columns!(),
+        " FROM members ORDER BY id LIMIT ? OFFSET ?"
+    ))
+    .bind(page.per_page)
+    .bind(page.offset())
+    .fetch_all(pool)
+    .await?;
+    let members = rows
+        .into_iter()
+        .map(Member::try_from)
+        .collect::<Result<_, _>>()?;
     Ok((members, total.max(0) as u64))
 }

@@ -30,7 +30,8 @@ pub struct PoolSettings {
 
 /// Creates the database named in `url` if it is missing (the account may), then opens a pool on it.
 pub async fn connect(url: &str, settings: &PoolSettings) -> anyhow::Result<MySqlPool> {
-    let options = MySqlConnectOptions::from_str(url).context("BIBLIO_DATABASE_URL is not a valid MySQL URL")?;
+    let options = MySqlConnectOptions::from_str(url)
+        .context("BIBLIO_DATABASE_URL is not a valid MySQL URL")?;
     let options = options.log_statements(tracing::log::LevelFilter::Trace);
     if let Some(database) = options.get_database().map(str::to_owned) {
         create_database_if_missing(&options, &database).await?;
@@ -45,7 +46,10 @@ pub async fn connect(url: &str, settings: &PoolSettings) -> anyhow::Result<MySql
         .context("cannot connect to MySQL")
 }
 
-async fn create_database_if_missing(options: &MySqlConnectOptions, database: &str) -> anyhow::Result<()> {
+async fn create_database_if_missing(
+    options: &MySqlConnectOptions,
+    database: &str,
+) -> anyhow::Result<()> {
     if !database
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
@@ -58,7 +62,13 @@ async fn create_database_if_missing(options: &MySqlConnectOptions, database: &st
         .database("information_schema")
         .connect()
         .await
-        .with_context(|| format!("cannot connect to MySQL at {}:{}", options.get_host(), options.get_port()))?;
+        .with_context(|| {
+            format!(
+                "cannot connect to MySQL at {}:{}",
+                options.get_host(),
+                options.get_port()
+            )
+        })?;
     // The name was checked above to be a plain identifier, so it is safe to splice in.
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
         "CREATE DATABASE IF NOT EXISTS `{database}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
@@ -80,16 +90,25 @@ const MIGRATION_LOCK_SECS: i32 = 120;
 /// migration 1 (the concurrent-start test caught it). We therefore hold our own named lock,
 /// with a real timeout and a checked result, on the connection the migrator then uses.
 pub async fn migrate(pool: &MySqlPool) -> anyhow::Result<()> {
-    let mut conn = pool.acquire().await.context("cannot get a connection to migrate")?;
-    let granted: Option<i32> = sqlx::query_scalar("SELECT GET_LOCK(CONCAT('biblio_migrate.', LEFT(DATABASE(), 40)), ?)")
-        .bind(MIGRATION_LOCK_SECS)
-        .fetch_one(&mut *conn)
+    let mut conn = pool
+        .acquire()
         .await
-        .context("cannot take the migration lock")?;
+        .context("cannot get a connection to migrate")?;
+    let granted: Option<i32> =
+        sqlx::query_scalar("SELECT GET_LOCK(CONCAT('biblio_migrate.', LEFT(DATABASE(), 40)), ?)")
+            .bind(MIGRATION_LOCK_SECS)
+            .fetch_one(&mut *conn)
+            .await
+            .context("cannot take the migration lock")?;
     if granted != Some(1) {
-        anyhow::bail!("another replica held the migration lock for more than {MIGRATION_LOCK_SECS} s");
+        anyhow::bail!(
+            "another replica held the migration lock for more than {MIGRATION_LOCK_SECS} s"
+        );
     }
-    let result = MIGRATOR.run(&mut *conn).await.context("cannot apply migrations");
+    let result = MIGRATOR
+        .run(&mut *conn)
+        .await
+        .context("cannot apply migrations");
     // Released explicitly, and in any case with the session if the connection dies.
     sqlx::query("SELECT RELEASE_LOCK(CONCAT('biblio_migrate.', LEFT(DATABASE(), 40)))")
         .execute(&mut *conn)
@@ -112,7 +131,10 @@ pub fn is_transient(e: &sqlx::Error) -> bool {
 /// The database cannot serve now: no connection in time, connection lost, server overloaded.
 pub fn is_unavailable(e: &sqlx::Error) -> bool {
     match e {
-        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => true,
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_) => true,
         sqlx::Error::Protocol(_) | sqlx::Error::WorkerCrashed => true,
         // 1040 too many connections, 1205 lock wait timeout, 1213 deadlock after retries,
         // 2002/2003/2006/2013 connection refused or lost, 1927 connection killed.

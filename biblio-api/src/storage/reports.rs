@@ -52,7 +52,10 @@ pub async fn top_books(pool: &sqlx::MySqlPool, limit: u32) -> Result<Vec<TopBook
 }
 
 #[tracing::instrument(name = "db SELECT report top-members", skip_all, fields(db.system.name = "mysql", db.operation.name = "SELECT", db.collection.name = "loans"))]
-pub async fn top_members(pool: &sqlx::MySqlPool, limit: u32) -> Result<Vec<TopMember>, sqlx::Error> {
+pub async fn top_members(
+    pool: &sqlx::MySqlPool,
+    limit: u32,
+) -> Result<Vec<TopMember>, sqlx::Error> {
     sqlx::query_as(
         "SELECT t.member_id, m.name, t.books_borrowed FROM \
          (SELECT member_id, CAST(SUM(book_count) AS SIGNED) AS books_borrowed FROM loans \
@@ -65,7 +68,11 @@ pub async fn top_members(pool: &sqlx::MySqlPool, limit: u32) -> Result<Vec<TopMe
 }
 
 #[tracing::instrument(name = "db SELECT report overdue", skip_all, fields(db.system.name = "mysql", db.operation.name = "SELECT", db.collection.name = "loans"))]
-pub async fn overdue(pool: &sqlx::MySqlPool, now: DateTime<Utc>, limit: u32) -> Result<Vec<OverdueLoan>, sqlx::Error> {
+pub async fn overdue(
+    pool: &sqlx::MySqlPool,
+    now: DateTime<Utc>,
+    limit: u32,
+) -> Result<Vec<OverdueLoan>, sqlx::Error> {
     let rows: Vec<(u64, u64, String, String, DateTime<Utc>)> = sqlx::query_as(
         "SELECT l.id, l.member_id, m.name, m.email, l.due_at FROM loans l JOIN members m ON m.id = l.member_id \
          WHERE l.returned_at IS NULL AND l.due_at < ? ORDER BY l.due_at, l.id LIMIT ?",
@@ -78,14 +85,16 @@ pub async fn overdue(pool: &sqlx::MySqlPool, now: DateTime<Utc>, limit: u32) -> 
     let mut items = super::loans::items_of(pool, &ids).await?;
     Ok(rows
         .into_iter()
-        .map(|(id, member_id, member_name, member_email, due_at)| OverdueLoan {
-            loan_id: LoanId(id),
-            member_id: MemberId(member_id),
-            member_name,
-            member_email,
-            book_ids: items.remove(&id).unwrap_or_default(),
-            due_at,
-            days_overdue: (now - due_at).num_days(),
-        })
+        .map(
+            |(id, member_id, member_name, member_email, due_at)| OverdueLoan {
+                loan_id: LoanId(id),
+                member_id: MemberId(member_id),
+                member_name,
+                member_email,
+                book_ids: items.remove(&id).unwrap_or_default(),
+                due_at,
+                days_overdue: (now - due_at).num_days(),
+            },
+        )
         .collect())
 }

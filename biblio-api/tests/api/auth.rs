@@ -10,20 +10,41 @@ use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, book_json, spawn_app};
 #[tokio::test]
 async fn the_bootstrap_librarian_logs_in_and_gets_a_token_with_its_expiry() {
     let app = spawn_app().await;
-    let reply = app.post("/api/v1/auth/login", None, &json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})).await;
+    let reply = app
+        .post(
+            "/api/v1/auth/login",
+            None,
+            &json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}),
+        )
+        .await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert!(reply.body["token"].as_str().is_some_and(|t| t.len() > 20));
     assert!(reply.body["expires_at"].as_str().is_some());
     assert_eq!(reply.body["member"]["role"], "librarian");
     assert_eq!(reply.body["member"]["email"], ADMIN_EMAIL);
-    assert!(reply.body["member"].get("password_hash").is_none(), "the hash never leaves the API");
+    assert!(
+        reply.body["member"].get("password_hash").is_none(),
+        "the hash never leaves the API"
+    );
 }
 
 #[tokio::test]
 async fn a_wrong_password_and_an_unknown_email_get_the_same_401() {
     let app = spawn_app().await;
-    let wrong = app.post("/api/v1/auth/login", None, &json!({"email": ADMIN_EMAIL, "password": "not the password"})).await;
-    let unknown = app.post("/api/v1/auth/login", None, &json!({"email": "nobody@biblio.test", "password": ADMIN_PASSWORD})).await;
+    let wrong = app
+        .post(
+            "/api/v1/auth/login",
+            None,
+            &json!({"email": ADMIN_EMAIL, "password": "not the password"}),
+        )
+        .await;
+    let unknown = app
+        .post(
+            "/api/v1/auth/login",
+            None,
+            &json!({"email": "nobody@biblio.test", "password": ADMIN_PASSWORD}),
+        )
+        .await;
     for reply in [&wrong, &unknown] {
         assert_eq!(reply.status, 401);
         assert_eq!(reply.code(), "unauthorized");
@@ -44,10 +65,20 @@ async fn a_member_created_by_a_librarian_can_log_in() {
     let app = spawn_app().await;
     let librarian = app.librarian_token().await;
     let created = app
-        .post("/api/v1/members", Some(&librarian), &json!({"name": "Ada", "email": "Ada@Example.org", "password": "correct horse"}))
+        .post(
+            "/api/v1/members",
+            Some(&librarian),
+            &json!({"name": "Ada", "email": "Ada@Example.org", "password": "correct horse"}),
+        )
         .await;
     assert_eq!(created.status, 201, "{}", created.body);
-    let login = app.post("/api/v1/auth/login", None, &json!({"email": "ada@example.org", "password": "correct horse"})).await;
+    let login = app
+        .post(
+            "/api/v1/auth/login",
+            None,
+            &json!({"email": "ada@example.org", "password": "correct horse"}),
+        )
+        .await;
     assert_eq!(login.status, 200, "{}", login.body);
     assert_eq!(login.body["member"]["role"], "member");
 }
@@ -56,12 +87,24 @@ async fn a_member_created_by_a_librarian_can_log_in() {
 fn protected(book: u64, loan: u64, member: u64) -> Vec<(&'static str, String, serde_json::Value)> {
     vec![
         ("POST", "/api/v1/books".into(), book_json("Protected", 1)),
-        ("PUT", format!("/api/v1/books/{book}"), book_json("Protected", 1)),
+        (
+            "PUT",
+            format!("/api/v1/books/{book}"),
+            book_json("Protected", 1),
+        ),
         ("DELETE", format!("/api/v1/books/{book}"), json!(null)),
         ("GET", "/api/v1/members".into(), json!(null)),
-        ("POST", "/api/v1/members".into(), json!({"name": "X", "email": "x@y.org", "password": "long enough"})),
+        (
+            "POST",
+            "/api/v1/members".into(),
+            json!({"name": "X", "email": "x@y.org", "password": "long enough"}),
+        ),
         ("GET", format!("/api/v1/members/{member}"), json!(null)),
-        ("POST", "/api/v1/loans".into(), json!({"member_id": member, "book_ids": [book]})),
+        (
+            "POST",
+            "/api/v1/loans".into(),
+            json!({"member_id": member, "book_ids": [book]}),
+        ),
         ("GET", "/api/v1/loans".into(), json!(null)),
         ("GET", format!("/api/v1/loans/{loan}"), json!(null)),
         ("POST", format!("/api/v1/loans/{loan}/return"), json!(null)),
@@ -69,7 +112,13 @@ fn protected(book: u64, loan: u64, member: u64) -> Vec<(&'static str, String, se
     ]
 }
 
-async fn call(app: &crate::helpers::TestApp, method: &str, path: &str, body: &serde_json::Value, token: Option<&str>) -> crate::helpers::Reply {
+async fn call(
+    app: &crate::helpers::TestApp,
+    method: &str,
+    path: &str,
+    body: &serde_json::Value,
+    token: Option<&str>,
+) -> crate::helpers::Reply {
     let mut req = match method {
         "GET" => app.client.get(app.url(path)),
         "POST" => app.client.post(app.url(path)).json(body),
@@ -89,29 +138,65 @@ async fn every_protected_endpoint_refuses_missing_expired_tampered_and_foreign_t
     let librarian = app.librarian_token().await;
     let (member, member_token) = app.member().await;
     let book = app.book(&librarian, "Guarded", 2).await;
-    let loan = app.post("/api/v1/loans", Some(&member_token), &json!({"book_ids": [book]})).await;
+    let loan = app
+        .post(
+            "/api/v1/loans",
+            Some(&member_token),
+            &json!({"book_ids": [book]}),
+        )
+        .await;
     let loan = loan.body["id"].as_u64().expect("loan created");
 
     let now = Utc::now();
-    let expired = app.tokens.issue_until(MemberId(member), Role::Librarian, now - Duration::hours(2), now - Duration::seconds(5)).expect("signs");
+    let expired = app
+        .tokens
+        .issue_until(
+            MemberId(member),
+            Role::Librarian,
+            now - Duration::hours(2),
+            now - Duration::seconds(5),
+        )
+        .expect("signs");
     let mut tampered = librarian.clone();
     tampered.replace_range(tampered.len() - 4.., "AAAA");
-    let foreign = biblio_api::auth::TokenKeys::new(b"some other deployment's secret key!!", Duration::hours(1))
-        .issue(MemberId(member), Role::Librarian, now)
-        .expect("signs")
-        .0;
+    let foreign = biblio_api::auth::TokenKeys::new(
+        b"some other deployment's secret key!!",
+        Duration::hours(1),
+    )
+    .issue(MemberId(member), Role::Librarian, now)
+    .expect("signs")
+    .0;
 
     for (method, path, body) in protected(book, loan, member) {
         let none = call(&app, method, &path, &body, None).await;
         assert_eq!(none.status, 401, "{method} {path} without a token");
-        assert_eq!(none.headers.get("www-authenticate").map(|v| v.to_str().unwrap_or("")), Some("Bearer"));
-        for (what, token) in [("expired", &expired), ("tampered", &tampered), ("foreign", &foreign)] {
+        assert_eq!(
+            none.headers
+                .get("www-authenticate")
+                .map(|v| v.to_str().unwrap_or("")),
+            Some("Bearer")
+        );
+        for (what, token) in [
+            ("expired", &expired),
+            ("tampered", &tampered),
+            ("foreign", &foreign),
+        ] {
             let reply = call(&app, method, &path, &body, Some(token)).await;
-            assert_eq!(reply.status, 401, "{method} {path} with a {what} token: {}", reply.body);
+            assert_eq!(
+                reply.status, 401,
+                "{method} {path} with a {what} token: {}",
+                reply.body
+            );
             assert_eq!(reply.code(), "unauthorized");
         }
     }
-    let garbage = app.send(app.client.get(app.url("/api/v1/loans")).header("authorization", "Basic Zm9vOmJhcg==")).await;
+    let garbage = app
+        .send(
+            app.client
+                .get(app.url("/api/v1/loans"))
+                .header("authorization", "Basic Zm9vOmJhcg=="),
+        )
+        .await;
     assert_eq!(garbage.status, 401);
 }
 
@@ -123,7 +208,13 @@ async fn members_get_403_on_librarian_endpoints_and_for_other_members() {
     let mut members = app.members(2).await;
     let (other, other_token) = members.pop().expect("two members");
     let (me, token) = members.pop().expect("two members");
-    let others_loan = app.post("/api/v1/loans", Some(&other_token), &json!({"book_ids": [book]})).await;
+    let others_loan = app
+        .post(
+            "/api/v1/loans",
+            Some(&other_token),
+            &json!({"book_ids": [book]}),
+        )
+        .await;
     let others_loan = others_loan.body["id"].as_u64().expect("loan created");
 
     let forbidden: Vec<(&str, String, serde_json::Value)> = vec![
@@ -131,11 +222,27 @@ async fn members_get_403_on_librarian_endpoints_and_for_other_members() {
         ("PUT", format!("/api/v1/books/{book}"), book_json("Nope", 1)),
         ("DELETE", format!("/api/v1/books/{book}"), json!(null)),
         ("GET", "/api/v1/members".into(), json!(null)),
-        ("POST", "/api/v1/members".into(), json!({"name": "X", "email": "x@y.org", "password": "long enough"})),
+        (
+            "POST",
+            "/api/v1/members".into(),
+            json!({"name": "X", "email": "x@y.org", "password": "long enough"}),
+        ),
         ("GET", format!("/api/v1/members/{other}"), json!(null)),
-        ("POST", "/api/v1/loans".into(), json!({"member_id": other, "book_ids": [book]})),
-        ("GET", format!("/api/v1/loans?member_id={other}"), json!(null)),
-        ("POST", format!("/api/v1/loans/{others_loan}/return"), json!(null)),
+        (
+            "POST",
+            "/api/v1/loans".into(),
+            json!({"member_id": other, "book_ids": [book]}),
+        ),
+        (
+            "GET",
+            format!("/api/v1/loans?member_id={other}"),
+            json!(null),
+        ),
+        (
+            "POST",
+            format!("/api/v1/loans/{others_loan}/return"),
+            json!(null),
+        ),
         ("GET", "/api/v1/reports/overdue".into(), json!(null)),
     ];
     for (method, path, body) in forbidden {
@@ -144,11 +251,18 @@ async fn members_get_403_on_librarian_endpoints_and_for_other_members() {
         assert_eq!(reply.code(), "forbidden");
     }
     // Someone else's loan is not even acknowledged to exist.
-    assert_eq!(app.get(&format!("/api/v1/loans/{others_loan}"), Some(&token)).await.status, 404);
+    assert_eq!(
+        app.get(&format!("/api/v1/loans/{others_loan}"), Some(&token))
+            .await
+            .status,
+        404
+    );
     // Nothing was changed by the refused calls.
     assert_eq!(app.copies_available(book).await, 1);
     // And the member's own record is theirs to read.
-    let own = app.get(&format!("/api/v1/members/{me}"), Some(&token)).await;
+    let own = app
+        .get(&format!("/api/v1/members/{me}"), Some(&token))
+        .await;
     assert_eq!(own.status, 200);
     assert_eq!(own.body["id"], me);
 }

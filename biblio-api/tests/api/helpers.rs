@@ -18,7 +18,8 @@ const TOKEN_SECRET: &str = "integration-test-secret-at-least-32-chars";
 
 /// The server's MySQL, without a database: `BIBLIO_TEST_MYSQL_URL` or the local default.
 fn server_url() -> String {
-    std::env::var("BIBLIO_TEST_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".to_owned())
+    std::env::var("BIBLIO_TEST_MYSQL_URL")
+        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".to_owned())
 }
 
 /// A database that exists for one test and is dropped when the test ends, pass or fail.
@@ -28,7 +29,9 @@ pub struct TestDatabase {
 
 impl TestDatabase {
     pub fn new() -> Self {
-        Self { name: format!("biblio_test_{}", uuid::Uuid::new_v4().simple()) }
+        Self {
+            name: format!("biblio_test_{}", uuid::Uuid::new_v4().simple()),
+        }
     }
 
     pub fn url(&self) -> String {
@@ -41,11 +44,19 @@ impl Drop for TestDatabase {
         // Drop runs inside the test's runtime, which cannot be blocked on: use a thread of its own.
         let name = self.name.clone();
         let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
             runtime.block_on(async {
-                let pool = MySqlPool::connect(&format!("{}/information_schema", server_url())).await.ok()?;
+                let pool = MySqlPool::connect(&format!("{}/information_schema", server_url()))
+                    .await
+                    .ok()?;
                 let sql = format!("DROP DATABASE IF EXISTS `{name}`");
-                sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&pool).await.ok()?;
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                    .execute(&pool)
+                    .await
+                    .ok()?;
                 pool.close().await;
                 Some(())
             })
@@ -99,9 +110,13 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
     let db = TestDatabase::new();
     let settings = test_settings(&db, extra);
-    let app = Application::build(&settings).await.expect("the app builds on a fresh database");
+    let app = Application::build(&settings)
+        .await
+        .expect("the app builds on a fresh database");
     let address = format!("http://{}", app.local_addr().expect("bound"));
-    let pool = MySqlPool::connect(&db.url()).await.expect("test pool connects");
+    let pool = MySqlPool::connect(&db.url())
+        .await
+        .expect("test pool connects");
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(app.run_until(async {
         let _ = rx.await;
@@ -133,7 +148,11 @@ impl Reply {
     pub fn fields(&self) -> Vec<String> {
         self.body["error"]["details"]
             .as_array()
-            .map(|a| a.iter().filter_map(|d| d["field"].as_str().map(str::to_owned)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|d| d["field"].as_str().map(str::to_owned))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 }
@@ -149,7 +168,11 @@ impl TestApp {
         let headers = response.headers().clone();
         let text = response.text().await.expect("a body");
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Reply { status, body, headers }
+        Reply {
+            status,
+            body,
+            headers,
+        }
     }
 
     pub async fn get(&self, path: &str, token: Option<&str>) -> Reply {
@@ -186,7 +209,13 @@ impl TestApp {
 
     /// The bootstrap librarian's token, obtained by logging in.
     pub async fn librarian_token(&self) -> String {
-        let reply = self.post("/api/v1/auth/login", None, &json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})).await;
+        let reply = self
+            .post(
+                "/api/v1/auth/login",
+                None,
+                &json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}),
+            )
+            .await;
         assert_eq!(reply.status, 200, "admin login: {}", reply.body);
         reply.body["token"].as_str().expect("a token").to_owned()
     }
@@ -216,12 +245,17 @@ impl TestApp {
     }
 
     pub fn token_for(&self, id: u64, role: Role) -> String {
-        self.tokens.issue(MemberId(id), role, Utc::now()).expect("signs").0
+        self.tokens
+            .issue(MemberId(id), role, Utc::now())
+            .expect("signs")
+            .0
     }
 
     /// Adds a book through the API and returns its id.
     pub async fn book(&self, librarian: &str, title: &str, copies: i64) -> u64 {
-        let reply = self.post("/api/v1/books", Some(librarian), &book_json(title, copies)).await;
+        let reply = self
+            .post("/api/v1/books", Some(librarian), &book_json(title, copies))
+            .await;
         assert_eq!(reply.status, 201, "create book: {}", reply.body);
         reply.body["id"].as_u64().expect("an id")
     }

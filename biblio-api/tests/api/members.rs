@@ -15,18 +15,37 @@ async fn a_librarian_registers_members_and_lists_them_without_secrets() {
     assert_eq!(created.body["role"], "librarian");
     assert!(created.body.get("password").is_none() && created.body.get("password_hash").is_none());
     let id = created.body["id"].as_u64().expect("id");
-    let read = app.get(&format!("/api/v1/members/{id}"), Some(&librarian)).await;
+    let read = app
+        .get(&format!("/api/v1/members/{id}"), Some(&librarian))
+        .await;
     assert_eq!(read.body, created.body);
 
-    let list = app.get("/api/v1/members?per_page=1&page=2", Some(&librarian)).await;
+    let list = app
+        .get("/api/v1/members?per_page=1&page=2", Some(&librarian))
+        .await;
     assert_eq!(list.status, 200);
     assert_eq!(list.body["total"], 2, "the admin and Grace");
     assert_eq!(list.body["items"][0]["email"], "grace@navy.example");
-    assert!(!list.body.to_string().contains("argon2"), "no hash in listings");
-    let first = app.get("/api/v1/members?per_page=1", Some(&librarian)).await;
+    assert!(
+        !list.body.to_string().contains("argon2"),
+        "no hash in listings"
+    );
+    let first = app
+        .get("/api/v1/members?per_page=1", Some(&librarian))
+        .await;
     assert_eq!(first.body["items"][0]["email"], ADMIN_EMAIL);
-    assert_eq!(app.get("/api/v1/members?per_page=0", Some(&librarian)).await.status, 422);
-    assert_eq!(app.get("/api/v1/members/999999", Some(&librarian)).await.status, 404);
+    assert_eq!(
+        app.get("/api/v1/members?per_page=0", Some(&librarian))
+            .await
+            .status,
+        422
+    );
+    assert_eq!(
+        app.get("/api/v1/members/999999", Some(&librarian))
+            .await
+            .status,
+        404
+    );
 }
 
 #[tokio::test]
@@ -34,9 +53,18 @@ async fn a_duplicate_email_is_a_409_whatever_its_case() {
     let app = spawn_app().await;
     let librarian = app.librarian_token().await;
     let body = json!({"name": "Ada", "email": "ada@example.org", "password": "correct horse"});
-    assert_eq!(app.post("/api/v1/members", Some(&librarian), &body).await.status, 201);
+    assert_eq!(
+        app.post("/api/v1/members", Some(&librarian), &body)
+            .await
+            .status,
+        201
+    );
     let again = app
-        .post("/api/v1/members", Some(&librarian), &json!({"name": "Ada Two", "email": "ADA@example.org", "password": "correct horse"}))
+        .post(
+            "/api/v1/members",
+            Some(&librarian),
+            &json!({"name": "Ada Two", "email": "ADA@example.org", "password": "correct horse"}),
+        )
         .await;
     assert_eq!((again.status, again.code()), (409, "duplicate_email"));
 }
@@ -46,10 +74,17 @@ async fn invalid_members_are_422_naming_each_field_and_nothing_is_stored() {
     let app = spawn_app().await;
     let librarian = app.librarian_token().await;
     let reply = app
-        .post("/api/v1/members", Some(&librarian), &json!({"name": "", "email": "not-an-email", "password": "short", "role": "admin"}))
+        .post(
+            "/api/v1/members",
+            Some(&librarian),
+            &json!({"name": "", "email": "not-an-email", "password": "short", "role": "admin"}),
+        )
         .await;
     assert_eq!(reply.status, 422);
     assert_eq!(reply.fields(), ["name", "email", "password", "role"]);
-    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM members").fetch_one(&app.pool).await.expect("count");
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM members")
+        .fetch_one(&app.pool)
+        .await
+        .expect("count");
     assert_eq!(count, 1, "only the admin");
 }

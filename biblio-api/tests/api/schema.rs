@@ -14,10 +14,18 @@ async fn two_replicas_starting_at_the_same_moment_both_migrate_a_fresh_database(
     let (a, b) = tokio::join!(Application::build(&settings), Application::build(&settings));
     assert!(a.is_ok() && b.is_ok(), "{:?} / {:?}", a.err(), b.err());
     let mut conn = MySqlConnection::connect(&db.url()).await.expect("connects");
-    let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success = 1").fetch_one(&mut conn).await.expect("count");
+    let applied: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success = 1")
+            .fetch_one(&mut conn)
+            .await
+            .expect("count");
     let migrations = biblio_api::storage::MIGRATOR.iter().count() as i64;
     assert_eq!(applied, migrations, "each migration applied once");
-    let librarians: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM members WHERE role = 'librarian'").fetch_one(&mut conn).await.expect("count");
+    let librarians: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM members WHERE role = 'librarian'")
+            .fetch_one(&mut conn)
+            .await
+            .expect("count");
     assert_eq!(librarians, 1, "the bootstrap librarian exists once");
 }
 
@@ -28,11 +36,22 @@ async fn the_database_itself_refuses_to_break_the_invariants() {
     let book = app.book(&librarian, "Guarded", 1).await;
     let (member, _) = app.member().await;
     for (sql, what) in [
-        (format!("UPDATE books SET copies_available = -1 WHERE id = {book}"), "negative availability"),
-        (format!("UPDATE books SET copies_available = copies_total + 1 WHERE id = {book}"), "more available than owned"),
-        (format!("UPDATE members SET books_on_loan = 11 WHERE id = {member}"), "more than 10 books held"),
+        (
+            format!("UPDATE books SET copies_available = -1 WHERE id = {book}"),
+            "negative availability",
+        ),
+        (
+            format!("UPDATE books SET copies_available = copies_total + 1 WHERE id = {book}"),
+            "more available than owned",
+        ),
+        (
+            format!("UPDATE members SET books_on_loan = 11 WHERE id = {member}"),
+            "more than 10 books held",
+        ),
     ] {
-        let result = sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&app.pool).await;
+        let result = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(&app.pool)
+            .await;
         assert!(result.is_err(), "the schema allowed {what}");
     }
 }
@@ -41,13 +60,23 @@ async fn the_database_itself_refuses_to_break_the_invariants() {
 async fn probes_answer_and_the_openapi_document_lists_every_endpoint() {
     let app = spawn_app().await;
     let health = app.get("/healthz", None).await;
-    assert_eq!((health.status, health.body["status"].as_str()), (200, Some("ok")));
+    assert_eq!(
+        (health.status, health.body["status"].as_str()),
+        (200, Some("ok"))
+    );
     let ready = app.get("/readyz", None).await;
-    assert_eq!((ready.status, ready.body["mysql"].as_str()), (200, Some("up")));
+    assert_eq!(
+        (ready.status, ready.body["mysql"].as_str()),
+        (200, Some("up"))
+    );
 
     let doc = app.get("/api/v1/openapi.json", None).await;
     assert_eq!(doc.status, 200);
-    assert!(doc.body["openapi"].as_str().is_some_and(|v| v.starts_with("3.")));
+    assert!(
+        doc.body["openapi"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("3."))
+    );
     for (path, methods) in [
         ("/api/v1/auth/login", &["post"][..]),
         ("/api/v1/books", &["get", "post"]),
@@ -64,7 +93,10 @@ async fn probes_answer_and_the_openapi_document_lists_every_endpoint() {
         ("/readyz", &["get"]),
     ] {
         for method in methods {
-            assert!(doc.body["paths"][path][method].is_object(), "{method} {path} is documented");
+            assert!(
+                doc.body["paths"][path][method].is_object(),
+                "{method} {path} is documented"
+            );
         }
     }
     assert!(doc.body["components"]["schemas"]["Book"].is_object());
@@ -76,13 +108,24 @@ async fn seeded(db: &TestDatabase, args: &SeedArgs) -> MySqlConnection {
     drop(Application::build(&settings).await.expect("migrates"));
     let mut conn = MySqlConnection::connect(&db.url()).await.expect("connects");
     let counts = seed(&mut conn, args, Utc::now()).await.expect("seeds");
-    assert_eq!((counts.members, counts.books, counts.loans), (u64::from(args.members), u64::from(args.books), u64::from(args.loans)));
+    assert_eq!(
+        (counts.members, counts.books, counts.loans),
+        (
+            u64::from(args.members),
+            u64::from(args.books),
+            u64::from(args.loans)
+        )
+    );
     assert!(counts.active_loans > 0, "some loans are still out");
     conn
 }
 
 async fn fingerprint(conn: &mut MySqlConnection) -> Vec<(String, String)> {
-    let books: Vec<(String, String)> = sqlx::query_as("SELECT isbn, title FROM books ORDER BY isbn").fetch_all(&mut *conn).await.expect("books");
+    let books: Vec<(String, String)> =
+        sqlx::query_as("SELECT isbn, title FROM books ORDER BY isbn")
+            .fetch_all(&mut *conn)
+            .await
+            .expect("books");
     let items: Vec<(String, String)> = sqlx::query_as(
         "SELECT CAST(l.member_id - (SELECT MIN(id) FROM members) AS CHAR), GROUP_CONCAT(b.isbn ORDER BY b.isbn) FROM loans l \
          JOIN loan_items li ON li.loan_id = l.id JOIN books b ON b.id = li.book_id GROUP BY l.id ORDER BY l.id",
@@ -95,17 +138,45 @@ async fn fingerprint(conn: &mut MySqlConnection) -> Vec<(String, String)> {
 
 #[tokio::test]
 async fn the_seed_is_deterministic_and_consistent_with_every_invariant() {
-    let args = SeedArgs { members: 60, books: 300, loans: 2_000, seed: 7, if_empty: false };
-    let (db1, db2, db3) = (TestDatabase::new(), TestDatabase::new(), TestDatabase::new());
+    let args = SeedArgs {
+        members: 60,
+        books: 300,
+        loans: 2_000,
+        seed: 7,
+        if_empty: false,
+    };
+    let (db1, db2, db3) = (
+        TestDatabase::new(),
+        TestDatabase::new(),
+        TestDatabase::new(),
+    );
     let mut one = seeded(&db1, &args).await;
     let mut two = seeded(&db2, &args).await;
-    let mut three = seeded(&db3, &SeedArgs { seed: 8, ..args.clone() }).await;
+    let mut three = seeded(
+        &db3,
+        &SeedArgs {
+            seed: 8,
+            ..args.clone()
+        },
+    )
+    .await;
     let print = fingerprint(&mut one).await;
     assert_eq!(print, fingerprint(&mut two).await, "same seed, same data");
-    assert_ne!(print, fingerprint(&mut three).await, "another seed, other data");
+    assert_ne!(
+        print,
+        fingerprint(&mut three).await,
+        "another seed, other data"
+    );
 
-    for isbn in sqlx::query_scalar::<_, String>("SELECT isbn FROM books").fetch_all(&mut one).await.expect("isbns") {
-        assert!(biblio_api::domain::isbn::Isbn::parse(&isbn).is_ok(), "{isbn} has a valid checksum");
+    for isbn in sqlx::query_scalar::<_, String>("SELECT isbn FROM books")
+        .fetch_all(&mut one)
+        .await
+        .expect("isbns")
+    {
+        assert!(
+            biblio_api::domain::isbn::Isbn::parse(&isbn).is_ok(),
+            "{isbn} has a valid checksum"
+        );
     }
     let broken_books: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM books b WHERE copies_available <> copies_total - \

@@ -1,0 +1,331 @@
+//! `cargo xtask bench`: the figures in `docs/BENCHMARKS.md`.
+//!
+//! Seeds a fresh database at the lab volume (timed), starts one release API on a spare port,
+//! then drives each scenario with N concurrent clients for a fixed time and prints the
+//! throughput and latency percentiles of the timed requests. The client runs on the same two
+//! cores as the server and MySQL, so the figures are a floor, not a ceiling.
+
+use std::collections::BTreeMap;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use serde_json::{Value, json};
+
+use crate::system::{self, root};
+
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    /// Seconds each scenario runs.
+    #[arg(long, default_value_t = 20)]
+    pub seconds: u64,
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 50)]
+    pub clients: usize,
+    /// The scratch database (dropped and recreated).
+    #[arg(long, default_value = "biblio_bench")]
+    pub database: String,
+    #[arg(long, default_value = "127.0.0.1:18090")]
+    pub bind: String,
+}
+
+/// Kills the benchmark's API when the benchmark ends, however it ends.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
+        let _ = self.0.wait();
+    }
+}
+
+pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
+    if !args
+        .database
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_')
+    {
+        bail!("--database must be letters, digits and _");
+    }
+    system::ensure_services()?;
+    // The scratch database is dropped with the MariaDB client.
+    system::ensure_packages(&["mariadb-client"])?;
+    system::run(
+        "cargo",
+        &["build", "--release", "--locked", "-p", "biblio-api"],
+    )?;
+    let api = root().join("target/release/biblio-api");
+    let url = format!("mysql://root@127.0.0.1:3306/{}", args.database);
+    system::run(
+        "mariadb",
+        &[
+            "-uroot",
+            "-e",
+            &format!("DROP DATABASE IF EXISTS `{}`", args.database),
+        ],
+    )?;
+
+    let started = Instant::now();
+    let status = Command::new(&api)
+        .args([
+            "seed",
+            "--members",
+            "1000",
+            "--books",
+            "10000",
+            "--loans",
+            "80000",
+            "--seed",
+            "42",
+        ])
+        .env("BIBLIO_DATABASE_URL", &url)
+        .env("RUST_LOG", "warn")
+        .status()
+        .context("cannot run biblio-api seed")?;
+    if !status.success() {
+        bail!("seed failed");
+    }
+    let seed_secs = started.elapsed().as_secs_f64();
+    println!(
+        "seed (1,000 members, 10,000 books, 80,000 loans, incl. migrations): {seed_secs:.2} s"
+    );
+
+    let server = Server(
+        Command::new(&api)
+            .env("BIBLIO_DATABASE_URL", &url)
+            .env("BIBLIO_BIND", &args.bind)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("cannot start biblio-api")?,
+    );
+    system::wait_for(&args.bind, "biblio-api", Duration::from_secs(30))?;
+    let base = format!("http://{}", args.bind);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let result = runtime.block_on(scenarios(&base, args));
+    drop(server);
+    result
+}
+
+async fn scenarios(base: &str, args: &BenchArgs) -> anyhow::Result<()> {
+    let base: Arc<str> = base.into();
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.clients)
+        .build()?;
+    let login: Value = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({"email": "librarian@biblio.example", "password": "biblio-seed-password"}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let token = Arc::new(
+        login["token"]
+            .as_str()
+            .context("librarian login failed")?
+            .to_owned(),
+    );
+    let duration = Duration::from_secs(args.seconds);
+    println!(
+        "{} concurrent clients, {} s per scenario, client and server on the same {} cores\n",
+        args.clients,
+        args.seconds,
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    println!(
+        "{:<40} {:>9} {:>9} {:>8} {:>8} {:>8} {:>8}  statuses",
+        "scenario", "requests", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms"
+    );
+
+    const WORDS: &[&str] = &[
+        "garden", "river", "history", "silent", "machine", "guide", "forest", "kingdom", "golden",
+        "island", "cooking", "maps",
+    ];
+    let (c, b) = (client.clone(), base.clone());
+    let stats = drive(args.clients, duration, move |rng| {
+        let client = c.clone();
+        let base = b.clone();
+        let url = format!(
+            "{base}/api/v1/books?q={}&page={}",
+            WORDS[rng.below(WORDS.len() as u64) as usize],
+            1 + rng.below(3)
+        );
+        async move { timed(client.get(url)).await }
+    })
+    .await;
+    stats.print("GET /api/v1/books?q=<word>");
+
+    let (c, b) = (client.clone(), base.clone());
+    let stats = drive(args.clients, duration, move |rng| {
+        let client = c.clone();
+        let base = b.clone();
+        let url = format!("{base}/api/v1/books/{}", 1 + rng.below(10_000));
+        async move { timed(client.get(url)).await }
+    })
+    .await;
+    stats.print("GET /api/v1/books/{id}");
+
+    // Each client borrows 1–5 random books for a random member, then returns the loan (not
+    // timed), so the shelves and the members' limits stay in a steady state.
+    let (c, b, t) = (client.clone(), base.clone(), token.clone());
+    let stats = drive(args.clients, duration, move |rng| {
+        let client = c.clone();
+        let token = t.clone();
+        let base = b.clone();
+        let member = 2 + rng.below(999);
+        let n = 1 + rng.below(5);
+        let books: Vec<u64> = (0..n)
+            .map(|_| 1 + rng.below(10_000))
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        async move {
+            let request = client
+                .post(format!("{base}/api/v1/loans"))
+                .bearer_auth(token.as_str())
+                .json(&json!({"member_id": member, "book_ids": books}));
+            let start = Instant::now();
+            let response = request.send().await;
+            let elapsed = start.elapsed();
+            let (status, body) = match response {
+                Ok(r) => {
+                    let status = r.status().as_u16();
+                    (status, r.json::<Value>().await.unwrap_or(Value::Null))
+                }
+                Err(_) => (0, Value::Null),
+            };
+            if let Some(id) = body["id"].as_u64().filter(|_| status == 201) {
+                let _ = client
+                    .post(format!("{base}/api/v1/loans/{id}/return"))
+                    .bearer_auth(token.as_str())
+                    .send()
+                    .await;
+            }
+            (status, elapsed)
+        }
+    })
+    .await;
+    stats.print("POST /api/v1/loans (each then returned)");
+
+    let (c, b) = (client.clone(), base.clone());
+    let stats = drive(args.clients, duration, move |_| {
+        let client = c.clone();
+        let base = b.clone();
+        let url = format!("{base}/api/v1/reports/top-books");
+        async move { timed(client.get(url)).await }
+    })
+    .await;
+    stats.print("GET /api/v1/reports/top-books (MySQL)");
+    Ok(())
+}
+
+async fn timed(request: reqwest::RequestBuilder) -> (u16, Duration) {
+    let start = Instant::now();
+    let status = match request.send().await {
+        Ok(r) => {
+            let status = r.status().as_u16();
+            let _ = r.bytes().await;
+            status
+        }
+        Err(_) => 0,
+    };
+    (status, start.elapsed())
+}
+
+/// A small, fast, deterministic generator per client.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n.max(1)
+    }
+}
+
+#[derive(Default)]
+struct Stats {
+    latencies: Vec<Duration>,
+    statuses: BTreeMap<u16, u64>,
+    elapsed: Duration,
+}
+
+impl Stats {
+    fn percentile(&self, p: f64) -> f64 {
+        if self.latencies.is_empty() {
+            return 0.0;
+        }
+        let i = ((self.latencies.len() as f64 - 1.0) * p).round() as usize;
+        self.latencies[i].as_secs_f64() * 1000.0
+    }
+
+    fn print(mut self, name: &str) {
+        self.latencies.sort_unstable();
+        let n = self.latencies.len();
+        let statuses: Vec<String> = self
+            .statuses
+            .iter()
+            .map(|(s, c)| {
+                format!(
+                    "{}×{c}",
+                    if *s == 0 {
+                        "error".to_owned()
+                    } else {
+                        s.to_string()
+                    }
+                )
+            })
+            .collect();
+        println!(
+            "{name:<40} {n:>9} {:>9.0} {:>8.1} {:>8.1} {:>8.1} {:>8.1}  {}",
+            n as f64 / self.elapsed.as_secs_f64(),
+            self.percentile(0.50),
+            self.percentile(0.90),
+            self.percentile(0.99),
+            self.percentile(1.0),
+            statuses.join(" ")
+        );
+    }
+}
+
+/// Runs `clients` loops for `duration`, each issuing the request `make` builds and recording
+/// its status and latency.
+async fn drive<F, Fut>(clients: usize, duration: Duration, make: F) -> Stats
+where
+    F: Fn(&mut Rng) -> Fut + Send + Sync + 'static + Clone,
+    Fut: std::future::Future<Output = (u16, Duration)> + Send + 'static,
+{
+    let start = Instant::now();
+    let deadline = start + duration;
+    let mut tasks = Vec::with_capacity(clients);
+    for c in 0..clients {
+        let make = make.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut rng = Rng(0x2545_F491_4F6C_DD1D ^ (c as u64 + 1).wrapping_mul(0x9E37_79B9));
+            let mut stats = Stats::default();
+            while Instant::now() < deadline {
+                let (status, latency) = make(&mut rng).await;
+                stats.latencies.push(latency);
+                *stats.statuses.entry(status).or_default() += 1;
+            }
+            stats
+        }));
+    }
+    let mut all = Stats::default();
+    for task in tasks {
+        if let Ok(stats) = task.await {
+            all.latencies.extend(stats.latencies);
+            for (s, c) in stats.statuses {
+                *all.statuses.entry(s).or_default() += c;
+            }
+        }
+    }
+    all.elapsed = start.elapsed();
+    all
+}

@@ -1,6 +1,11 @@
 //! `cargo xtask test`: what CI runs, in the order that fails fastest.
 
-use crate::system;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use anyhow::{Context, bail};
+
+use crate::system::{self, root};
 
 pub fn run() -> anyhow::Result<()> {
     system::ensure_services()?;
@@ -17,7 +22,62 @@ pub fn run() -> anyhow::Result<()> {
             "warnings",
         ],
     )?;
-    system::run("cargo", &["test", "--workspace", "--locked"])?;
-    eprintln!("xtask test: all checks passed");
+    let (passed, failed) = cargo_test()?;
+    // One plain closing line with the totals of every test binary, for people and CI alike.
+    println!("{passed} passed, {failed} failed");
+    if failed > 0 {
+        bail!("{failed} tests failed");
+    }
     Ok(())
+}
+
+/// Runs the workspace's tests, echoing their output, and adds up the `test result:` lines.
+fn cargo_test() -> anyhow::Result<(u64, u64)> {
+    let args = ["test", "--workspace", "--locked"];
+    eprintln!("$ cargo {}", args.join(" "));
+    let mut child = Command::new("cargo")
+        .args(args)
+        .current_dir(root())
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("cannot run cargo test")?;
+    let (mut passed, mut failed) = (0, 0);
+    let stdout = child.stdout.take().context("cargo test has no stdout")?;
+    for line in BufReader::new(stdout).lines() {
+        let line = line?;
+        println!("{line}");
+        if let Some(rest) = line.strip_prefix("test result: ") {
+            passed += count(rest, " passed");
+            failed += count(rest, " failed");
+        }
+    }
+    let status = child.wait()?;
+    if !status.success() && failed == 0 {
+        bail!("cargo test failed ({status}) before reporting a failed test");
+    }
+    Ok((passed, failed))
+}
+
+/// The number before `label` in "ok. 29 passed; 0 failed; …".
+fn count(summary: &str, label: &str) -> u64 {
+    summary
+        .split(';')
+        .find(|part| part.ends_with(label))
+        .and_then(|part| part.trim_end_matches(label).rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::count;
+
+    #[test]
+    fn counts_are_read_from_a_cargo_summary() {
+        let summary =
+            "ok. 29 passed; 2 failed; 0 ignored; 0 measured; 0 filtered out; finished in 1.94s";
+        assert_eq!(count(summary, " passed"), 29);
+        assert_eq!(count(summary, " failed"), 2);
+        assert_eq!(count("FAILED. 0 passed; 1 failed;", " failed"), 1);
+    }
 }

@@ -37,6 +37,16 @@ pub async fn connect(url: &str, settings: &PoolSettings) -> anyhow::Result<MySql
         create_database_if_missing(&options, &database).await?;
     }
     MySqlPoolOptions::new()
+        // InnoDB's default lock wait is 50 s: far longer than any client waits. Our transactions
+        // hold row locks for milliseconds, so a wait this long means trouble: fail it (503).
+        .after_connect(|conn, _meta| {
+            Box::pin(async move {
+                sqlx::query("SET SESSION innodb_lock_wait_timeout = 5")
+                    .execute(conn)
+                    .await?;
+                Ok(())
+            })
+        })
         .max_connections(settings.max_connections)
         .min_connections(0)
         .acquire_timeout(settings.acquire_timeout)

@@ -200,3 +200,64 @@ async fn the_seed_is_deterministic_and_consistent_with_every_invariant() {
     .expect("check");
     assert_eq!((broken_books, broken_members, bad_counts), (0, 0, 0));
 }
+
+#[tokio::test]
+async fn a_saturated_pool_answers_503_with_retry_after_fast_instead_of_queueing() {
+    use std::time::{Duration, Instant};
+    let app = crate::helpers::spawn_app_with(&[
+        ("BIBLIO_DB_MAX_CONNECTIONS", "1"),
+        ("BIBLIO_DB_ACQUIRE_TIMEOUT_MS", "200"),
+    ])
+    .await;
+    let librarian = app.librarian_token().await;
+    let book = app.book(&librarian, "Contended", 3).await;
+    let (member, token) = app.member().await;
+
+    // Hold the member's row lock from outside, so a loan for them occupies the app's only
+    // connection while it waits for the lock.
+    let mut blocker = MySqlConnection::connect(&app.db.url())
+        .await
+        .expect("connects");
+    sqlx::query("BEGIN")
+        .execute(&mut blocker)
+        .await
+        .expect("begin");
+    sqlx::query("SELECT id FROM members WHERE id = ? FOR UPDATE")
+        .bind(member)
+        .execute(&mut blocker)
+        .await
+        .expect("lock");
+    let body = serde_json::json!({"book_ids": [book]});
+    let stuck = app.post("/api/v1/loans", Some(&token), &body);
+    let probe = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let start = Instant::now();
+        let reply = app.get(&format!("/api/v1/books/{book}"), None).await;
+        let waited = start.elapsed();
+        sqlx::query("ROLLBACK")
+            .execute(&mut blocker)
+            .await
+            .expect("release");
+        (reply, waited)
+    };
+    let (stuck, (reply, waited)) = tokio::join!(stuck, probe);
+    assert_eq!(reply.status, 503, "{}", reply.body);
+    assert_eq!(reply.code(), "unavailable");
+    assert_eq!(
+        reply
+            .headers
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap_or("")),
+        Some("2")
+    );
+    assert!(
+        waited < Duration::from_secs(2),
+        "answered in {waited:?}, not after a long queue"
+    );
+    assert_eq!(
+        stuck.status, 201,
+        "the waiting loan completes once the lock is released: {}",
+        stuck.body
+    );
+    assert_eq!(app.copies_available(book).await, 2);
+}

@@ -164,6 +164,9 @@ impl IntoResponse for Error {
 
 impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Self {
+        if matches!(e, sqlx::Error::PoolTimedOut) {
+            metrics::counter!("db_pool_acquire_timeouts_total").increment(1);
+        }
         if crate::storage::is_unavailable(&e) {
             Self::Unavailable(e.into())
         } else {

@@ -4,10 +4,14 @@
 //! - [`config`]: reading typed settings from environment variables, with errors that name the variable.
 //! - [`telemetry`]: the `tracing` subscriber (JSON logs on stdout).
 //! - [`shutdown`]: the future that resolves on SIGTERM or Ctrl-C, for graceful shutdown.
+//! - [`http`]: the middleware every server shares (request id, server span, RED metrics).
+//! - [`metrics`]: the Prometheus registry and `/metrics`.
 //! - [`error_body`]: the JSON error shape of the API contract, shared by the API (which writes it)
 //!   and the web front (which reads it).
 
 pub mod config;
 pub mod error_body;
+pub mod http;
+pub mod metrics;
 pub mod shutdown;
 pub mod telemetry;

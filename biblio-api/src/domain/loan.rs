@@ -217,6 +217,7 @@ impl LoanService {
                     books = request.book_ids.len(),
                     "loan created"
                 );
+                metrics::counter!("loans_created_total").increment(1);
                 Ok(Loan {
                     id,
                     member_id: request.member_id,
@@ -229,7 +230,13 @@ impl LoanService {
             }
             Err(rejection) => {
                 tracing::info!(member_id = request.member_id.0, ?rejection, "loan rejected");
-                Err(rejection_error(rejection, &request))
+                let error = rejection_error(rejection, &request);
+                let reason = match &error {
+                    Error::Conflict { code, .. } => *code,
+                    _ => "invalid",
+                };
+                metrics::counter!("loans_rejected_total", "reason" => reason).increment(1);
+                Err(error)
             }
         }
     }
@@ -256,6 +263,7 @@ impl LoanService {
                     member_id = loan.member_id.0,
                     "loan returned"
                 );
+                metrics::counter!("loans_returned_total").increment(1);
                 Ok(Loan {
                     returned_at: Some(now),
                     status: LoanStatus::Returned,

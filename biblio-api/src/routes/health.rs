@@ -29,6 +29,30 @@ struct Readiness {
     mysql: &'static str,
 }
 
+/// Prometheus metrics. Gauges that describe dependencies (pool occupancy, MySQL answering) are
+/// refreshed here, at scrape time, so they are never staler than the scrape.
+pub async fn metrics(State(state): State<AppState>) -> impl axum::response::IntoResponse {
+    let size = state.pool.size();
+    let idle = u32::try_from(state.pool.num_idle())
+        .unwrap_or(u32::MAX)
+        .min(size);
+    metrics::gauge!("db_pool_connections", "state" => "idle").set(f64::from(idle));
+    metrics::gauge!("db_pool_connections", "state" => "in_use").set(f64::from(size - idle));
+    metrics::gauge!("db_pool_max_connections")
+        .set(f64::from(state.pool.options().get_max_connections()));
+    let up = mysql_answers(&state.pool).await;
+    metrics::gauge!("dependency_up", "dependency" => "mysql").set(if up { 1.0 } else { 0.0 });
+    common::metrics::render(&state.metrics)
+}
+
+async fn mysql_answers(pool: &sqlx::MySqlPool) -> bool {
+    let ping = sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(pool);
+    matches!(
+        tokio::time::timeout(Duration::from_secs(1), ping).await,
+        Ok(Ok(1))
+    )
+}
+
 /// Liveness: the process is up.
 #[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, body = Health)))]
 async fn healthz() -> Json<Health> {
@@ -38,12 +62,7 @@ async fn healthz() -> Json<Health> {
 /// Readiness: MySQL answers within a second.
 #[utoipa::path(get, path = "/readyz", tag = "health", responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
 async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
-    let ping = sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&state.pool);
-    let mysql_up = matches!(
-        tokio::time::timeout(Duration::from_secs(1), ping).await,
-        Ok(Ok(1))
-    );
-    if mysql_up {
+    if mysql_answers(&state.pool).await {
         (
             StatusCode::OK,
             Json(Readiness {

@@ -36,6 +36,7 @@ pub struct AppState {
     pub members: MemberDirectory,
     pub loans: LoanService,
     pub reports: Reports,
+    pub metrics: metrics_exporter_prometheus::PrometheusHandle,
 }
 
 impl AppState {
@@ -45,6 +46,7 @@ impl AppState {
             members: MemberDirectory::new(pool.clone(), tokens.clone()),
             loans: LoanService::new(pool.clone()),
             reports: Reports::new(pool.clone()),
+            metrics: common::metrics::install(),
             tokens,
             pool,
         }
@@ -103,9 +105,11 @@ pub fn router(state: AppState) -> Router {
                 async move { Json(openapi.as_ref().clone()) }
             }),
         )
+        .route("/metrics", axum::routing::get(health::metrics))
         .fallback(|| async { Error::NotFound("no such route".into()) })
         .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })
         .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
+        .layer(axum::middleware::from_fn(common::http::observe))
         .with_state(state)
 }
 

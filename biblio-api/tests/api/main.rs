@@ -8,3 +8,4 @@ mod loans;
 mod members;
 mod reports;
 mod schema;
+mod telemetry;

@@ -22,8 +22,22 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    common::telemetry::init("biblio-api");
     let cli = Cli::parse();
+    let telemetry = common::telemetry::init(common::telemetry::ServiceInfo {
+        name: "biblio-api",
+        version: env!("CARGO_PKG_VERSION"),
+        environment: std::env::var("BIBLIO_ENV").unwrap_or_else(|_| "development".into()),
+    });
+    let result = run(cli).await;
+    if let Err(e) = &result {
+        tracing::error!(error = format!("{e:#}"), "biblio-api stopped on an error");
+    }
+    // Flushing blocks (a silent collector makes it wait out its timeout): off the async workers.
+    let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
+    result
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = Settings::from_env()?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {

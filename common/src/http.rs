@@ -17,7 +17,10 @@ use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
+use opentelemetry::propagation::Extractor;
+use opentelemetry::trace::TraceContextExt as _;
 use tracing::{Instrument, field::Empty};
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -52,7 +55,17 @@ pub async fn observe(mut request: Request, next: Next) -> Response {
         url.path = %request.uri().path(),
         http.response.status_code = Empty,
         request_id = %request_id,
+        trace_id = Empty,
     );
+    // Join the caller's trace (W3C traceparent/tracestate), before the span is entered.
+    let parent =
+        opentelemetry::global::get_text_map_propagator(|p| p.extract(&Headers(request.headers())));
+    let _ = span.set_parent(parent);
+    let trace_id = span.context().span().span_context().trace_id();
+    if trace_id != opentelemetry::trace::TraceId::INVALID {
+        // On the span so the JSON log lines inside the request carry it.
+        span.record("trace_id", trace_id.to_string());
+    }
 
     let labels = [("method", method.clone()), ("route", route.clone())];
     let active = metrics::gauge!("http_server_active_requests", &labels);
@@ -76,4 +89,17 @@ pub async fn observe(mut request: Request, next: Next) -> Response {
         response.headers_mut().insert(REQUEST_ID, value);
     }
     response
+}
+
+/// Reads W3C trace context headers from a request.
+struct Headers<'a>(&'a axum::http::HeaderMap);
+
+impl Extractor for Headers<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(axum::http::HeaderName::as_str).collect()
+    }
 }

@@ -97,13 +97,13 @@ pub async fn insert(
     }
 }
 
-#[tracing::instrument(name = "db SELECT books", skip_all, fields(db.system.name = "mysql", db.operation.name = "SELECT", db.collection.name = "books", book_id = id.0))]
+#[tracing::instrument(name = "db SELECT books", skip_all, fields(db.system.name = "mysql", db.operation.name = "SELECT", db.collection.name = "books", db.query.text = tracing::field::Empty, book_id = id.0))]
 pub async fn find(db: impl MySqlExecutor<'_>, id: BookId) -> Result<Option<Book>, sqlx::Error> {
-    let row: Option<BookRow> = sqlx::query_as(concat!(
+    let row: Option<BookRow> = sqlx::query_as(super::traced(concat!(
         "SELECT ",
         columns!(),
         " FROM books WHERE id = ? AND deleted_at IS NULL"
-    ))
+    )))
     .bind(id.0)
     .fetch_optional(db)
     .await?;

@@ -29,7 +29,7 @@ pub enum LoanRejection {
 }
 
 /// Creates a loan of `books` (distinct, 1–5) for `member`, all or nothing.
-#[tracing::instrument(name = "db TRANSACTION create loan", skip_all, fields(db.system.name = "mysql", db.operation.name = "TRANSACTION", member_id = member.0, books = books.len()))]
+#[tracing::instrument(name = "db TRANSACTION create loan", skip_all, fields(db.system.name = "mysql", db.operation.name = "TRANSACTION", db.query.text = tracing::field::Empty, member_id = member.0, books = books.len()))]
 pub async fn create(
     conn: &mut MySqlConnection,
     member: MemberId,
@@ -38,6 +38,12 @@ pub async fn create(
     due_at: DateTime<Utc>,
 ) -> Result<Result<LoanId, LoanRejection>, sqlx::Error> {
     let n = books.len() as i32;
+    tracing::Span::current().record(
+        "db.query.text",
+        "BEGIN; UPDATE members SET books_on_loan = books_on_loan + ? WHERE id = ? AND books_on_loan + ? <= ?; \
+         UPDATE books SET copies_available = copies_available - 1 WHERE id IN (?…) AND copies_available > 0; \
+         INSERT INTO loans …; INSERT INTO loan_items …; COMMIT",
+    );
     let mut tx = conn.begin().await?;
 
     let taken = sqlx::query(

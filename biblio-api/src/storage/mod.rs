@@ -167,6 +167,13 @@ pub fn violated_unique_key(e: &sqlx::Error) -> Option<String> {
     Some(key.rsplit('.').next().unwrap_or(key).to_owned())
 }
 
+/// Records the statement on the current database span as `db.query.text` (placeholders only,
+/// never values), and hands it back for the query.
+pub(crate) fn traced(sql: &'static str) -> &'static str {
+    tracing::Span::current().record("db.query.text", sql);
+    sql
+}
+
 /// Builds `?, ?, ?` for an `IN (…)` list of `n` values. SQL built with it holds only
 /// placeholders, never values, so wrapping it in `AssertSqlSafe` is sound.
 pub(crate) fn placeholders(n: usize) -> String {

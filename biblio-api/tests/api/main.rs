@@ -6,6 +6,7 @@ mod books;
 mod helpers;
 mod loans;
 mod members;
+mod otlp;
 mod reports;
 mod schema;
 mod telemetry;

@@ -1,0 +1,522 @@
+//! OpenTelemetry export, end to end: the real `biblio-api` binary, configured only through the
+//! standard `OTEL_*` variables, exports to an OTLP receiver this test runs (gRPC or
+//! HTTP/protobuf), and we read back what arrived.
+
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
+    LogsService, LogsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value::Value as Any};
+use opentelemetry_proto::tonic::trace::v1::{Span, span::SpanKind, status::StatusCode};
+use prost::Message;
+use serde_json::json;
+
+use crate::helpers::{TestDatabase, book_json, test_settings};
+
+/// Everything the receiver got.
+#[derive(Default)]
+struct Received {
+    traces: Vec<ExportTraceServiceRequest>,
+    logs: Vec<ExportLogsServiceRequest>,
+}
+
+type Store = Arc<Mutex<Received>>;
+
+#[derive(Clone)]
+struct Grpc(Store);
+
+#[tonic::async_trait]
+impl TraceService for Grpc {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        self.0
+            .lock()
+            .expect("store")
+            .traces
+            .push(request.into_inner());
+        Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
+    }
+}
+
+#[tonic::async_trait]
+impl LogsService for Grpc {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportLogsServiceRequest>,
+    ) -> Result<tonic::Response<ExportLogsServiceResponse>, tonic::Status> {
+        self.0
+            .lock()
+            .expect("store")
+            .logs
+            .push(request.into_inner());
+        Ok(tonic::Response::new(ExportLogsServiceResponse::default()))
+    }
+}
+
+/// Starts a receiver for `protocol` ("grpc" or "http/protobuf") on a free port.
+async fn receiver(protocol: &str) -> (SocketAddr, Store) {
+    let store = Store::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binds");
+    let addr = listener.local_addr().expect("addr");
+    if protocol == "grpc" {
+        let service = Grpc(store.clone());
+        let incoming = tokio_stream_from(listener);
+        tokio::spawn(
+            tonic::transport::Server::builder()
+                .add_service(TraceServiceServer::new(service.clone()))
+                .add_service(LogsServiceServer::new(service))
+                .serve_with_incoming(incoming),
+        );
+    } else {
+        let traces = store.clone();
+        let logs = store.clone();
+        let app = axum::Router::new()
+            .route(
+                "/v1/traces",
+                axum::routing::post(move |body: axum::body::Bytes| async move {
+                    if let Ok(req) = ExportTraceServiceRequest::decode(body) {
+                        traces.lock().expect("store").traces.push(req);
+                    }
+                    ExportTraceServiceResponse::default().encode_to_vec()
+                }),
+            )
+            .route(
+                "/v1/logs",
+                axum::routing::post(move |body: axum::body::Bytes| async move {
+                    if let Ok(req) = ExportLogsServiceRequest::decode(body) {
+                        logs.lock().expect("store").logs.push(req);
+                    }
+                    ExportLogsServiceResponse::default().encode_to_vec()
+                }),
+            );
+        tokio::spawn(async move { axum::serve(listener, app).await });
+    }
+    (addr, store)
+}
+
+/// A `TcpListener` as the stream of connections tonic's `serve_with_incoming` wants.
+fn tokio_stream_from(
+    listener: tokio::net::TcpListener,
+) -> impl futures::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
+    futures::stream::unfold(listener, |listener| async move {
+        let accepted = listener.accept().await.map(|(stream, _)| stream);
+        Some((accepted, listener))
+    })
+}
+
+/// The API binary, stopped with SIGTERM (so it flushes) when dropped.
+struct Api {
+    child: Child,
+    url: String,
+    _db: TestDatabase,
+}
+
+impl Drop for Api {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+async fn start_api(otel: &[(&str, String)]) -> Api {
+    let db = TestDatabase::new();
+    let port = free_port();
+    let settings = test_settings(&db, &[]);
+    // Migrate first, in-process, so the binary starts fast and the test owns the database.
+    drop(
+        biblio_api::startup::Application::build(&settings)
+            .await
+            .expect("migrates"),
+    );
+    let child = Command::new(env!("CARGO_BIN_EXE_biblio-api"))
+        .env("BIBLIO_DATABASE_URL", db.url())
+        .env("BIBLIO_BIND", format!("127.0.0.1:{port}"))
+        .env(
+            "BIBLIO_TOKEN_SECRET",
+            "integration-test-secret-at-least-32-chars",
+        )
+        .env("BIBLIO_ADMIN_EMAIL", crate::helpers::ADMIN_EMAIL)
+        .env("BIBLIO_ADMIN_PASSWORD", crate::helpers::ADMIN_PASSWORD)
+        .env("RUST_LOG", "info")
+        // Export every 100 ms instead of every 5 s, so the test does not wait.
+        .env("OTEL_BSP_SCHEDULE_DELAY", "100")
+        .env("OTEL_BLRP_SCHEDULE_DELAY", "100")
+        .envs(otel.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("biblio-api starts");
+    let url = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while client.get(format!("{url}/healthz")).send().await.is_err() {
+        assert!(Instant::now() < deadline, "biblio-api did not start");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Api {
+        child,
+        url,
+        _db: db,
+    }
+}
+
+fn attr<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a Any> {
+    attributes
+        .iter()
+        .find(|kv| kv.key == key)
+        .and_then(|kv| kv.value.as_ref())
+        .and_then(|v: &AnyValue| v.value.as_ref())
+}
+
+fn string_attr(attributes: &[KeyValue], key: &str) -> Option<String> {
+    match attr(attributes, key) {
+        Some(Any::StringValue(s)) => Some(s.clone()),
+        Some(Any::IntValue(i)) => Some(i.to_string()),
+        _ => None,
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The spans of one trace received so far, with their resource attributes.
+fn spans_of(store: &Store, trace_id: &str) -> Vec<(Span, Vec<KeyValue>)> {
+    let received = store.lock().expect("store");
+    let mut out = Vec::new();
+    for request in &received.traces {
+        for rs in &request.resource_spans {
+            let resource = rs
+                .resource
+                .as_ref()
+                .map(|r| r.attributes.clone())
+                .unwrap_or_default();
+            for ss in &rs.scope_spans {
+                for span in &ss.spans {
+                    if hex(&span.trace_id) == trace_id {
+                        out.push((span.clone(), resource.clone()));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+async fn wait_until<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(v) = probe() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn a_request_is_traced_and_logged_end_to_end(protocol: &str) {
+    let (addr, store) = receiver(protocol).await;
+    let api = start_api(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{addr}")),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol.to_owned()),
+        (
+            "OTEL_RESOURCE_ATTRIBUTES",
+            "service.instance.id=replica-under-test".to_owned(),
+        ),
+    ])
+    .await;
+    let client = reqwest::Client::new();
+    let login: serde_json::Value = client
+        .post(format!("{}/api/v1/auth/login", api.url))
+        .json(&json!({"email": crate::helpers::ADMIN_EMAIL, "password": crate::helpers::ADMIN_PASSWORD}))
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("json");
+    let token = login["token"].as_str().expect("token").to_owned();
+    let book: serde_json::Value = client
+        .post(format!("{}/api/v1/books", api.url))
+        .bearer_auth(&token)
+        .json(&book_json("Traced", 2))
+        .send()
+        .await
+        .expect("book")
+        .json()
+        .await
+        .expect("json");
+    let book = book["id"].as_u64().expect("id");
+
+    // 1. A read with the caller's trace context: the server span joins that trace.
+    let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let caller_span = "00f067aa0ba902b7";
+    let reply = client
+        .get(format!("{}/api/v1/books/{book}", api.url))
+        .header("traceparent", format!("00-{trace_id}-{caller_span}-01"))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(reply.status(), 200);
+    let spans = wait_until("the server span and its DB span", || {
+        let spans = spans_of(&store, trace_id);
+        (spans
+            .iter()
+            .any(|(s, _)| s.name == "GET /api/v1/books/{id}")
+            && spans.iter().any(|(s, _)| s.name.starts_with("db ")))
+        .then_some(spans)
+    })
+    .await;
+    let (server, resource) = spans
+        .iter()
+        .find(|(s, _)| s.name == "GET /api/v1/books/{id}")
+        .expect("server span");
+    assert_eq!(
+        hex(&server.parent_span_id),
+        caller_span,
+        "parented to the caller's span"
+    );
+    assert_eq!(server.kind, SpanKind::Server as i32);
+    assert_eq!(
+        string_attr(&server.attributes, "http.request.method").as_deref(),
+        Some("GET")
+    );
+    assert_eq!(
+        string_attr(&server.attributes, "http.route").as_deref(),
+        Some("/api/v1/books/{id}")
+    );
+    assert_eq!(
+        string_attr(&server.attributes, "http.response.status_code").as_deref(),
+        Some("200")
+    );
+    assert_ne!(
+        server.status.as_ref().map(|s| s.code),
+        Some(StatusCode::Error as i32)
+    );
+    assert_eq!(
+        string_attr(resource, "service.name").as_deref(),
+        Some("biblio-api")
+    );
+    assert_eq!(
+        string_attr(resource, "service.instance.id").as_deref(),
+        Some("replica-under-test")
+    );
+    assert!(string_attr(resource, "service.version").is_some());
+    assert!(string_attr(resource, "deployment.environment.name").is_some());
+
+    // The DB span descends from the server span and carries the semantic-convention attributes.
+    let (db, _) = spans
+        .iter()
+        .find(|(s, _)| s.name == "db SELECT books")
+        .expect("db span");
+    let mut ancestor = db.parent_span_id.clone();
+    let mut hops = 0;
+    while ancestor != server.span_id {
+        let parent = spans
+            .iter()
+            .find(|(s, _)| s.span_id == ancestor)
+            .unwrap_or_else(|| panic!("broken parent chain from {}", db.name));
+        ancestor = parent.0.parent_span_id.clone();
+        hops += 1;
+        assert!(hops < 10, "the DB span is not under the server span");
+    }
+    assert_eq!(
+        string_attr(&db.attributes, "db.system.name").as_deref(),
+        Some("mysql")
+    );
+    assert_eq!(
+        string_attr(&db.attributes, "db.operation.name").as_deref(),
+        Some("SELECT")
+    );
+    let text = string_attr(&db.attributes, "db.query.text").expect("db.query.text");
+    assert!(
+        text.contains("WHERE id = ?"),
+        "placeholders, never values: {text}"
+    );
+
+    // 2. A 404 is not a server error: status left unset, as semantic conventions say.
+    let missing_trace = "5bf92f3577b34da6a3ce929d0e0e4736";
+    client
+        .get(format!("{}/api/v1/books/999999", api.url))
+        .header(
+            "traceparent",
+            format!("00-{missing_trace}-{caller_span}-01"),
+        )
+        .send()
+        .await
+        .expect("get");
+    let (missing, _) = wait_until("the 404 span", || {
+        spans_of(&store, missing_trace)
+            .into_iter()
+            .find(|(s, _)| s.kind == SpanKind::Server as i32)
+    })
+    .await;
+    assert_eq!(
+        string_attr(&missing.attributes, "http.response.status_code").as_deref(),
+        Some("404")
+    );
+    assert_ne!(
+        missing.status.as_ref().map(|s| s.code),
+        Some(StatusCode::Error as i32)
+    );
+
+    // 3. A log emitted inside a request (the loan) carries the request's trace and span.
+    let loan_trace = "6bf92f3577b34da6a3ce929d0e0e4736";
+    let reply = client
+        .post(format!("{}/api/v1/loans", api.url))
+        .bearer_auth(&token)
+        .header("traceparent", format!("00-{loan_trace}-{caller_span}-01"))
+        .json(&json!({"member_id": 1, "book_ids": [book]}))
+        .send()
+        .await
+        .expect("loan");
+    assert_eq!(reply.status(), 201);
+    let (record_span, service) = wait_until("the 'loan created' log record", || {
+        let received = store.lock().expect("store");
+        received
+            .logs
+            .iter()
+            .flat_map(|r| &r.resource_logs)
+            .find_map(|rl| {
+                rl.scope_logs
+                    .iter()
+                    .flat_map(|sl| &sl.log_records)
+                    .find(|lr| hex(&lr.trace_id) == loan_trace)
+                    .map(|lr| {
+                        let resource = rl
+                            .resource
+                            .as_ref()
+                            .map(|r| r.attributes.clone())
+                            .unwrap_or_default();
+                        (hex(&lr.span_id), string_attr(&resource, "service.name"))
+                    })
+            })
+    })
+    .await;
+    assert_eq!(
+        record_span.len(),
+        16,
+        "the log has the span id of the request's span"
+    );
+    assert_ne!(record_span, "0000000000000000");
+    assert_eq!(service.as_deref(), Some("biblio-api"));
+
+    // 4. A server error marks the span as an error.
+    let broken_trace = "7bf92f3577b34da6a3ce929d0e0e4736";
+    let pool = sqlx::MySqlPool::connect(&api._db.url())
+        .await
+        .expect("pool");
+    sqlx::query("RENAME TABLE books TO books_elsewhere")
+        .execute(&pool)
+        .await
+        .expect("rename");
+    let reply = client
+        .get(format!("{}/api/v1/books/{book}", api.url))
+        .header("traceparent", format!("00-{broken_trace}-{caller_span}-01"))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(reply.status(), 500);
+    let body: serde_json::Value = reply.json().await.expect("json");
+    assert_eq!(
+        body["error"]["message"], "internal error",
+        "no internals leak"
+    );
+    let (failed, _) = wait_until("the 500 span", || {
+        spans_of(&store, broken_trace)
+            .into_iter()
+            .find(|(s, _)| s.kind == SpanKind::Server as i32)
+    })
+    .await;
+    assert_eq!(
+        failed.status.as_ref().map(|s| s.code),
+        Some(StatusCode::Error as i32)
+    );
+}
+
+#[tokio::test]
+async fn a_request_is_traced_and_logged_over_otlp_grpc() {
+    a_request_is_traced_and_logged_end_to_end("grpc").await;
+}
+
+#[tokio::test]
+async fn a_request_is_traced_and_logged_over_otlp_http_protobuf() {
+    a_request_is_traced_and_logged_end_to_end("http/protobuf").await;
+}
+
+#[tokio::test]
+async fn with_the_collector_down_requests_succeed_and_dropped_telemetry_is_counted() {
+    for protocol in ["http/protobuf", "grpc"] {
+        let closed = free_port();
+        let api = start_api(&[
+            (
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                format!("http://127.0.0.1:{closed}"),
+            ),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol.to_owned()),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "500".to_owned()),
+        ])
+        .await;
+        let client = reqwest::Client::new();
+        for _ in 0..50 {
+            let reply = client
+                .get(format!("{}/api/v1/books?per_page=1", api.url))
+                .send()
+                .await
+                .expect("answers");
+            assert_eq!(reply.status(), 200, "{protocol}: requests are unaffected");
+        }
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let dropped = loop {
+            let page = client
+                .get(format!("{}/metrics", api.url))
+                .send()
+                .await
+                .expect("metrics")
+                .text()
+                .await
+                .expect("text");
+            let value = page
+                .lines()
+                .find(|l| l.starts_with("telemetry_dropped_total{signal=\"spans\"}"))
+                .and_then(|l| l.rsplit(' ').next())
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or(0.0);
+            if value > 0.0 {
+                break value;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{protocol}: the dropped-span counter never rose"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        assert!(dropped >= 1.0, "{protocol}: {dropped}");
+    }
+}

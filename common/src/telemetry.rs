@@ -27,6 +27,9 @@ use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::{
     BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider, SpanData, SpanExporter,
 };
+use tracing_subscriber::fmt::format::{FormatEvent, FormatFields, Writer};
+use tracing_subscriber::fmt::{FmtContext, format::JsonFields};
+use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::{EnvFilter, Layer, fmt, layer::SubscriberExt, util::SubscriberInitExt};
 
 /// Spans or log records waiting for export, per signal; past this they are dropped.
@@ -70,11 +73,15 @@ pub fn init(service: ServiceInfo) -> TelemetryGuard {
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
     let filter = || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let json = fmt::layer()
-        .json()
-        .flatten_event(true)
-        .with_current_span(true)
-        .with_span_list(false)
-        .with_target(true)
+        .fmt_fields(JsonFields::new())
+        .event_format(WithTraceIds(
+            fmt::format()
+                .json()
+                .flatten_event(true)
+                .with_current_span(true)
+                .with_span_list(false)
+                .with_target(true),
+        ))
         .with_filter(filter());
 
     let runtime = (export
@@ -94,39 +101,30 @@ pub fn init(service: ServiceInfo) -> TelemetryGuard {
     let resource = resource(&service);
 
     let mut problems = Vec::new();
-    let tracer =
-        export
-            .traces
-            .and_then(|protocol| match span_exporter(protocol, handle.as_ref()) {
-                Ok(exporter) => {
-                    let exporter = Counted::new(
-                        exporter,
-                        "spans",
-                        if protocol == Protocol::Grpc {
-                            handle.clone()
-                        } else {
-                            None
-                        },
-                    );
-                    let processor = BatchSpanProcessor::builder(exporter)
-                        .with_batch_config(
-                            BatchConfigBuilder::default()
-                                .with_max_queue_size(QUEUE_SIZE)
-                                .build(),
-                        )
-                        .build();
-                    Some(
-                        SdkTracerProvider::builder()
-                            .with_span_processor(processor)
-                            .with_resource(resource.clone())
+    // A tracer always runs, so requests join their caller's trace and logs carry trace and
+    // span ids; it exports only when an endpoint is configured.
+    let mut tracer = SdkTracerProvider::builder().with_resource(resource.clone());
+    if let Some(protocol) = export.traces {
+        match span_exporter(protocol, handle.as_ref()) {
+            Ok(exporter) => {
+                let grpc = if protocol == Protocol::Grpc {
+                    handle.clone()
+                } else {
+                    None
+                };
+                let processor = BatchSpanProcessor::builder(Counted::new(exporter, "spans", grpc))
+                    .with_batch_config(
+                        BatchConfigBuilder::default()
+                            .with_max_queue_size(QUEUE_SIZE)
                             .build(),
                     )
-                }
-                Err(e) => {
-                    problems.push(format!("OTLP trace exporter: {e}"));
-                    None
-                }
-            });
+                    .build();
+                tracer = tracer.with_span_processor(processor);
+            }
+            Err(e) => problems.push(format!("OTLP trace exporter: {e}")),
+        }
+    }
+    let tracer = Some(tracer.build());
     let logger = export
         .logs
         .and_then(|protocol| match log_exporter(protocol, handle.as_ref()) {
@@ -406,5 +404,44 @@ impl<E: LogExporter> LogExporter for Counted<E> {
 
     fn set_resource(&mut self, resource: &Resource) {
         self.inner.set_resource(resource);
+    }
+}
+
+/// The JSON event format plus the OpenTelemetry `trace_id` and `span_id` of the span the event
+/// happened in, so a log line on stdout leads to its trace.
+struct WithTraceIds<F>(F);
+
+impl<S, N, F> FormatEvent<S, N> for WithTraceIds<F>
+where
+    S: tracing::Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+    F: FormatEvent<S, N>,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        use opentelemetry::trace::TraceContextExt as _;
+        use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+        let mut line = String::new();
+        self.0.format_event(ctx, Writer::new(&mut line), event)?;
+        let ids = ctx.lookup_current().and_then(|_| {
+            let cx = tracing::Span::current().context();
+            let span = cx.span();
+            let sc = span.span_context();
+            sc.is_valid()
+                .then(|| (sc.trace_id().to_string(), sc.span_id().to_string()))
+        });
+        match (ids, line.strip_suffix("}\n")) {
+            (Some((trace_id, span_id)), Some(body)) => {
+                writeln!(
+                    writer,
+                    "{body},\"trace_id\":\"{trace_id}\",\"span_id\":\"{span_id}\"}}"
+                )
+            }
+            _ => writer.write_str(&line),
+        }
     }
 }

@@ -125,6 +125,8 @@ fn tokio_stream_from(
 struct Api {
     child: Child,
     url: String,
+    /// Where the process's stdout (its JSON logs) goes.
+    log: std::path::PathBuf,
     _db: TestDatabase,
 }
 
@@ -134,6 +136,7 @@ impl Drop for Api {
             .args(["-TERM", &self.child.id().to_string()])
             .status();
         let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.log);
     }
 }
 
@@ -154,6 +157,7 @@ async fn start_api(otel: &[(&str, String)]) -> Api {
             .await
             .expect("migrates"),
     );
+    let log = std::env::temp_dir().join(format!("{}.log", db.name));
     let child = Command::new(env!("CARGO_BIN_EXE_biblio-api"))
         .env("BIBLIO_DATABASE_URL", db.url())
         .env("BIBLIO_BIND", format!("127.0.0.1:{port}"))
@@ -168,7 +172,7 @@ async fn start_api(otel: &[(&str, String)]) -> Api {
         .env("OTEL_BSP_SCHEDULE_DELAY", "100")
         .env("OTEL_BLRP_SCHEDULE_DELAY", "100")
         .envs(otel.iter().map(|(k, v)| (*k, v.as_str())))
-        .stdout(Stdio::null())
+        .stdout(std::fs::File::create(&log).expect("log file"))
         .stderr(Stdio::null())
         .spawn()
         .expect("biblio-api starts");
@@ -182,6 +186,7 @@ async fn start_api(otel: &[(&str, String)]) -> Api {
     Api {
         child,
         url,
+        log,
         _db: db,
     }
 }
@@ -519,4 +524,56 @@ async fn with_the_collector_down_requests_succeed_and_dropped_telemetry_is_count
         };
         assert!(dropped >= 1.0, "{protocol}: {dropped}");
     }
+}
+
+#[tokio::test]
+async fn without_a_collector_json_logs_on_stdout_still_carry_the_trace_and_span_ids() {
+    let api = start_api(&[]).await;
+    let client = reqwest::Client::new();
+    let login: serde_json::Value = client
+        .post(format!("{}/api/v1/auth/login", api.url))
+        .json(&json!({"email": crate::helpers::ADMIN_EMAIL, "password": crate::helpers::ADMIN_PASSWORD}))
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("json");
+    let token = login["token"].as_str().expect("token");
+    let book: serde_json::Value = client
+        .post(format!("{}/api/v1/books", api.url))
+        .bearer_auth(token)
+        .json(&book_json("Logged", 1))
+        .send()
+        .await
+        .expect("book")
+        .json()
+        .await
+        .expect("json");
+    let trace_id = "8bf92f3577b34da6a3ce929d0e0e4736";
+    let reply = client
+        .post(format!("{}/api/v1/loans", api.url))
+        .bearer_auth(token)
+        .header("traceparent", format!("00-{trace_id}-00f067aa0ba902b7-01"))
+        .json(&json!({"member_id": 1, "book_ids": [book["id"]]}))
+        .send()
+        .await
+        .expect("loan");
+    assert_eq!(reply.status(), 201);
+    let line = wait_until("the 'loan created' line on stdout", || {
+        std::fs::read_to_string(&api.log)
+            .ok()?
+            .lines()
+            .find(|l| l.contains("loan created"))
+            .map(str::to_owned)
+    })
+    .await;
+    let record: serde_json::Value = serde_json::from_str(&line).expect("one JSON object per line");
+    assert_eq!(record["trace_id"], trace_id, "{line}");
+    assert_eq!(record["span_id"].as_str().map(str::len), Some(16), "{line}");
+    assert_eq!(record["level"], "INFO");
+    assert!(
+        record["loan_id"].is_u64(),
+        "structured fields stay fields: {line}"
+    );
 }

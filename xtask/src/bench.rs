@@ -93,23 +93,112 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         "seed (1,000 members, 10,000 books, 80,000 loans, incl. migrations): {seed_secs:.2} s"
     );
 
-    let server = Server(
-        Command::new(&api)
-            .env("BIBLIO_DATABASE_URL", &url)
-            .env("BIBLIO_BIND", &args.bind)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .context("cannot start biblio-api")?,
-    );
-    system::wait_for(&args.bind, "biblio-api", Duration::from_secs(30))?;
+    let start_api = |otel: &[(&str, String)]| -> anyhow::Result<Server> {
+        let server = Server(
+            Command::new(&api)
+                .env("BIBLIO_DATABASE_URL", &url)
+                .env("BIBLIO_BIND", &args.bind)
+                .envs(otel.iter().map(|(k, v)| (*k, v.as_str())))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .context("cannot start biblio-api")?,
+        );
+        system::wait_for(&args.bind, "biblio-api", Duration::from_secs(30))?;
+        Ok(server)
+    };
     let base = format!("http://{}", args.bind);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let result = runtime.block_on(scenarios(&base, args));
+
+    let server = start_api(&[])?;
+    runtime.block_on(scenarios(&base, args))?;
     drop(server);
-    result
+
+    // Telemetry export off vs on, same scenario, one after the other.
+    println!(
+        "\ntelemetry export, GET /api/v1/books/{{id}}, {} clients, {} s each:",
+        args.clients, args.seconds
+    );
+    let (sink, received) = runtime.block_on(otlp_sink())?;
+    for (label, otel) in [
+        ("export off (no endpoint)", vec![]),
+        (
+            "export on (100 % sampled, OTLP/HTTP sink)",
+            vec![
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{sink}")),
+                ("OTEL_TRACES_SAMPLER", "always_on".to_owned()),
+            ],
+        ),
+    ] {
+        let server = start_api(&otel)?;
+        let stats = runtime.block_on(book_reads(&base, args));
+        stats.print(label);
+        drop(server);
+    }
+    let (requests, bytes) = received.snapshot();
+    println!(
+        "the sink received {requests} OTLP export requests ({} KiB)",
+        bytes / 1024
+    );
+    Ok(())
+}
+
+/// What the OTLP sink received: export requests and bytes.
+#[derive(Clone, Default)]
+struct Received(
+    Arc<std::sync::atomic::AtomicU64>,
+    Arc<std::sync::atomic::AtomicU64>,
+);
+
+impl Received {
+    fn snapshot(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (self.0.load(Relaxed), self.1.load(Relaxed))
+    }
+}
+
+/// A minimal OTLP/HTTP endpoint: accepts every export with 200 and counts it, which is all an
+/// exporter needs to see success. Decoding is the collector's cost, not the app's.
+async fn otlp_sink() -> anyhow::Result<(std::net::SocketAddr, Received)> {
+    let received = Received::default();
+    let counter = received.clone();
+    let accept = move |body: axum::body::Bytes| {
+        let counter = counter.clone();
+        async move {
+            use std::sync::atomic::Ordering::Relaxed;
+            counter.0.fetch_add(1, Relaxed);
+            counter.1.fetch_add(body.len() as u64, Relaxed);
+            axum::http::StatusCode::OK
+        }
+    };
+    let app = axum::Router::new()
+        .route("/v1/traces", axum::routing::post(accept.clone()))
+        .route("/v1/logs", axum::routing::post(accept));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok((addr, received))
+}
+
+/// Random book lookups: the request the telemetry comparison uses.
+async fn book_reads(base: &str, args: &BenchArgs) -> Stats {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.clients)
+        .build()
+        .unwrap_or_default();
+    let base: Arc<str> = base.into();
+    drive(
+        args.clients,
+        Duration::from_secs(args.seconds),
+        move |rng| {
+            let client = client.clone();
+            let url = format!("{base}/api/v1/books/{}", 1 + rng.below(10_000));
+            async move { timed(client.get(url)).await }
+        },
+    )
+    .await
 }
 
 async fn scenarios(base: &str, args: &BenchArgs) -> anyhow::Result<()> {

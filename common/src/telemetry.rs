@@ -258,45 +258,40 @@ impl ExportSettings {
     }
 }
 
+/// Builds an OTLP exporter (`SpanExporter` or `LogExporter`: same builder API, no shared
+/// trait) for the protocol.
+macro_rules! otlp_exporter {
+    ($exporter:ty, $protocol:expr, $runtime:expr) => {{
+        use opentelemetry_otlp::WithExportConfig;
+        let builder = <$exporter>::builder();
+        match ($protocol, $runtime) {
+            (Protocol::Grpc, Some(rt)) => {
+                // tonic spawns its connection task on creation: build inside the export runtime.
+                let _entered = rt.enter();
+                builder.with_tonic().build().map_err(|e| e.to_string())
+            }
+            (Protocol::Grpc, None) => Err("no runtime for gRPC export".to_owned()),
+            (Protocol::HttpProtobuf, _) => builder
+                .with_http()
+                .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+                .build()
+                .map_err(|e| e.to_string()),
+        }
+    }};
+}
+
 fn span_exporter(
     protocol: Protocol,
     runtime: Option<&tokio::runtime::Handle>,
 ) -> Result<opentelemetry_otlp::SpanExporter, String> {
-    use opentelemetry_otlp::WithExportConfig;
-    let builder = opentelemetry_otlp::SpanExporter::builder();
-    match (protocol, runtime) {
-        (Protocol::Grpc, Some(rt)) => {
-            // tonic spawns its connection task on creation: build inside the export runtime.
-            let _entered = rt.enter();
-            builder.with_tonic().build().map_err(|e| e.to_string())
-        }
-        (Protocol::Grpc, None) => Err("no runtime for gRPC export".into()),
-        (Protocol::HttpProtobuf, _) => builder
-            .with_http()
-            .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
-            .build()
-            .map_err(|e| e.to_string()),
-    }
+    otlp_exporter!(opentelemetry_otlp::SpanExporter, protocol, runtime)
 }
 
 fn log_exporter(
     protocol: Protocol,
     runtime: Option<&tokio::runtime::Handle>,
 ) -> Result<opentelemetry_otlp::LogExporter, String> {
-    use opentelemetry_otlp::WithExportConfig;
-    let builder = opentelemetry_otlp::LogExporter::builder();
-    match (protocol, runtime) {
-        (Protocol::Grpc, Some(rt)) => {
-            let _entered = rt.enter();
-            builder.with_tonic().build().map_err(|e| e.to_string())
-        }
-        (Protocol::Grpc, None) => Err("no runtime for gRPC export".into()),
-        (Protocol::HttpProtobuf, _) => builder
-            .with_http()
-            .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
-            .build()
-            .map_err(|e| e.to_string()),
-    }
+    otlp_exporter!(opentelemetry_otlp::LogExporter, protocol, runtime)
 }
 
 /// An exporter that counts what it fails to deliver and says so once per outage, and that runs

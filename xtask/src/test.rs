@@ -7,8 +7,24 @@ use anyhow::{Context, bail};
 
 use crate::system::{self, root};
 
+/// Debian packages the tests run for real: the config checkers (nginx, promtool, amtool,
+/// envsubst, PyYAML), the browser test (chromium and its WebDriver) and the load tools.
+const PACKAGES: &[&str] = &[
+    "nginx",
+    "prometheus",
+    "prometheus-alertmanager",
+    "gettext-base",
+    "python3-yaml",
+    "python3-venv",
+    "chromium",
+    "chromium-driver",
+    "siege",
+    "wrk",
+];
+
 pub fn run() -> anyhow::Result<()> {
     system::ensure_services()?;
+    system::ensure_packages(PACKAGES)?;
     system::run("cargo", &["fmt", "--all", "--check"])?;
     system::run(
         "cargo",
@@ -22,11 +38,40 @@ pub fn run() -> anyhow::Result<()> {
             "warnings",
         ],
     )?;
+    check_configs()?;
     let (passed, failed) = cargo_test()?;
     // One plain closing line with the totals of every test binary, for people and CI alike.
     println!("{passed} passed, {failed} failed");
     if failed > 0 {
         bail!("{failed} tests failed");
+    }
+    Ok(())
+}
+
+/// Validates every config of the observability stack with the real tools
+/// (`scripts/check-configs.sh`); check-jsonschema comes from PyPI into a venv under `target/`.
+fn check_configs() -> anyhow::Result<()> {
+    let venv = root().join("target/tools/venv");
+    let checker = venv.join("bin/check-jsonschema");
+    if !checker.exists() {
+        let venv_str = venv.to_string_lossy().into_owned();
+        system::run("python3", &["-m", "venv", "--system-site-packages", &venv_str])?;
+        let pip = venv.join("bin/pip").to_string_lossy().into_owned();
+        system::run(&pip, &["install", "--quiet", "check-jsonschema"])?;
+    }
+    let path = format!(
+        "{}:{}",
+        venv.join("bin").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let status = Command::new("bash")
+        .arg(root().join("scripts/check-configs.sh"))
+        .env("PATH", path)
+        .current_dir(root())
+        .status()
+        .context("cannot run scripts/check-configs.sh")?;
+    if !status.success() {
+        bail!("scripts/check-configs.sh found broken configs");
     }
     Ok(())
 }

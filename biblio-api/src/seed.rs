@@ -252,9 +252,9 @@ const CHUNK: usize = 2_000;
 
 pub async fn run(settings: &Settings, args: &SeedArgs) -> anyhow::Result<()> {
     let started = Instant::now();
-    let pool = storage::connect(settings.database_url.expose(), &settings.pool).await?;
-    storage::migrate(&pool).await?;
-    let mut conn = pool.acquire().await?.detach();
+    let db = storage::connect(settings.database_url.expose(), &settings.pool).await?;
+    storage::migrate(&db).await?;
+    let mut conn = db.pool().acquire().await?.detach();
     let books_present: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM books")
         .fetch_one(&mut conn)
         .await?;

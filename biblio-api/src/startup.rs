@@ -22,13 +22,13 @@ impl Application {
     /// Connects to MySQL (creating the database if needed), applies migrations, ensures the
     /// bootstrap librarian, and binds the listening socket.
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
-        let pool = storage::connect(settings.database_url.expose(), &settings.pool).await?;
-        storage::migrate(&pool).await?;
+        let db = storage::connect(settings.database_url.expose(), &settings.pool).await?;
+        storage::migrate(&db).await?;
         let tokens = TokenKeys::new(
             settings.token_secret.expose().as_bytes(),
             settings.token_ttl,
         );
-        let state = AppState::new(pool, tokens);
+        let state = AppState::new(db, tokens);
         if let Some((email, password)) = &settings.admin {
             state
                 .members
@@ -66,7 +66,7 @@ impl Application {
             .with_graceful_shutdown(shutdown)
             .await
             .context("server error")?;
-        self.state.pool.close().await;
+        self.state.db.pool().close().await;
         Ok(())
     }
 }

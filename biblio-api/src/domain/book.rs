@@ -333,16 +333,16 @@ mod tests {
 /// The catalogue: reading and managing books.
 #[derive(Clone)]
 pub struct Catalogue {
-    pool: sqlx::MySqlPool,
+    db: crate::storage::Database,
 }
 
 impl Catalogue {
-    pub fn new(pool: sqlx::MySqlPool) -> Self {
-        Self { pool }
+    pub fn new(db: crate::storage::Database) -> Self {
+        Self { db }
     }
 
     pub async fn get(&self, id: BookId) -> Result<Book, crate::error::Error> {
-        crate::storage::books::find(&self.pool, id)
+        crate::storage::books::find(&mut self.db.acquire().await?, id)
             .await?
             .ok_or_else(|| not_found(id))
     }
@@ -352,13 +352,14 @@ impl Catalogue {
         params: &BookSearchParams,
     ) -> Result<(Vec<Book>, u64, Page), crate::error::Error> {
         let search = BookSearch::parse(params).map_err(crate::error::Error::Invalid)?;
-        let (items, total) = crate::storage::books::search(&self.pool, &search).await?;
+        let (items, total) =
+            crate::storage::books::search(&mut self.db.acquire().await?, &search).await?;
         Ok((items, total, search.page))
     }
 
     pub async fn create(&self, input: BookInput) -> Result<Book, crate::error::Error> {
         let book = NewBook::parse(input).map_err(crate::error::Error::Invalid)?;
-        let id = crate::storage::books::insert(&self.pool, &book, Utc::now())
+        let id = crate::storage::books::insert(&mut self.db.acquire().await?, &book, Utc::now())
             .await?
             .map_err(|r| write_error(r, BookId(0), &book))?;
         tracing::info!(book_id = id.0, isbn = %book.isbn, "book added");
@@ -377,13 +378,13 @@ impl Catalogue {
 
     pub async fn replace(&self, id: BookId, input: BookInput) -> Result<Book, crate::error::Error> {
         let book = NewBook::parse(input).map_err(crate::error::Error::Invalid)?;
-        crate::storage::books::update(&self.pool, id, &book, Utc::now())
+        crate::storage::books::update(&mut self.db.acquire().await?, id, &book, Utc::now())
             .await?
             .map_err(|r| write_error(r, id, &book))
     }
 
     pub async fn withdraw(&self, id: BookId) -> Result<(), crate::error::Error> {
-        crate::storage::books::withdraw(&self.pool, id, Utc::now())
+        crate::storage::books::withdraw(&mut self.db.acquire().await?, id, Utc::now())
             .await?
             .map_err(|r| match r {
                 crate::storage::books::WriteRejection::CopiesOnLoan { on_loan } => crate::error::Error::conflict(

@@ -6,7 +6,6 @@
 
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::MySqlPool;
 use utoipa::ToSchema;
 
 use super::ids::{BookId, LoanId, MemberId};
@@ -172,15 +171,15 @@ impl LoanFilter {
 /// Creates, lists and closes loans.
 #[derive(Clone)]
 pub struct LoanService {
-    pool: MySqlPool,
+    db: crate::storage::Database,
 }
 
 /// How often a transaction that lost a deadlock is tried again before giving up with 503.
 const DEADLOCK_ATTEMPTS: u32 = 4;
 
 impl LoanService {
-    pub fn new(pool: MySqlPool) -> Self {
-        Self { pool }
+    pub fn new(db: crate::storage::Database) -> Self {
+        Self { db }
     }
 
     #[tracing::instrument(name = "LoanService::create", skip_all, fields(member_id, books = input.book_ids.as_ref().map_or(0, Vec::len)))]
@@ -192,7 +191,7 @@ impl LoanService {
         let due_at = now + Duration::days(LOAN_DAYS);
         let mut attempt = 1;
         let outcome = loop {
-            let mut conn = self.pool.acquire().await?;
+            let mut conn = self.db.acquire().await?;
             match storage::loans::create(
                 &mut conn,
                 request.member_id,
@@ -243,14 +242,14 @@ impl LoanService {
 
     #[tracing::instrument(name = "LoanService::return_loan", skip_all, fields(loan_id = id.0))]
     pub async fn return_loan(&self, caller: &Caller, id: LoanId) -> Result<Loan, Error> {
-        let loan = storage::loans::find(&self.pool, id, Utc::now())
+        let loan = storage::loans::find(&mut self.db.acquire().await?, id, Utc::now())
             .await?
             .ok_or_else(|| Error::NotFound(format!("loan {id} does not exist")))?;
         caller.require_self_or_librarian(loan.member_id)?;
         let now = Utc::now().trunc_subsecs(6);
         let mut attempt = 1;
         let outcome = loop {
-            let mut conn = self.pool.acquire().await?;
+            let mut conn = self.db.acquire().await?;
             match storage::loans::mark_returned(&mut conn, id, now).await {
                 Err(e) if storage::is_transient(&e) && attempt < DEADLOCK_ATTEMPTS => attempt += 1,
                 other => break other?,
@@ -279,7 +278,7 @@ impl LoanService {
     }
 
     pub async fn get(&self, caller: &Caller, id: LoanId) -> Result<Loan, Error> {
-        let loan = storage::loans::find(&self.pool, id, Utc::now())
+        let loan = storage::loans::find(&mut self.db.acquire().await?, id, Utc::now())
             .await?
             .ok_or_else(|| Error::NotFound(format!("loan {id} does not exist")))?;
         // A member asking for someone else's loan learns nothing about it.
@@ -295,7 +294,8 @@ impl LoanService {
         params: &LoanListParams,
     ) -> Result<(Vec<Loan>, u64, Page), Error> {
         let filter = LoanFilter::parse(params, caller)?;
-        let (items, total) = storage::loans::list(&self.pool, &filter, Utc::now()).await?;
+        let (items, total) =
+            storage::loans::list(&mut self.db.acquire().await?, &filter, Utc::now()).await?;
         Ok((items, total, filter.page))
     }
 }

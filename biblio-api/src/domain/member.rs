@@ -195,7 +195,7 @@ impl Caller {
 /// Members and their credentials.
 #[derive(Clone)]
 pub struct MemberDirectory {
-    pool: sqlx::MySqlPool,
+    db: crate::storage::Database,
     tokens: crate::auth::TokenKeys,
 }
 
@@ -214,8 +214,8 @@ pub struct LoginInput {
 }
 
 impl MemberDirectory {
-    pub fn new(pool: sqlx::MySqlPool, tokens: crate::auth::TokenKeys) -> Self {
-        Self { pool, tokens }
+    pub fn new(db: crate::storage::Database, tokens: crate::auth::TokenKeys) -> Self {
+        Self { db, tokens }
     }
 
     #[tracing::instrument(name = "MemberDirectory::login", skip_all)]
@@ -232,7 +232,8 @@ impl MemberDirectory {
         let Ok(email) = Email::parse(&email) else {
             return Err(refused());
         };
-        let credentials = crate::storage::members::credentials(&self.pool, &email).await?;
+        let credentials =
+            crate::storage::members::credentials(&mut self.db.acquire().await?, &email).await?;
         // Verify against a real hash even for unknown emails, so timing does not reveal them.
         let hash = match credentials.as_ref() {
             Some(c) => c.password_hash.clone(),
@@ -258,7 +259,12 @@ impl MemberDirectory {
         let hash = crate::auth::hash_password_blocking(new.password.expose().to_owned()).await?;
         let now = chrono::SubsecRound::trunc_subsecs(Utc::now(), 6);
         let id = crate::storage::members::insert(
-            &self.pool, &new.name, &new.email, new.role, &hash, now,
+            &mut self.db.acquire().await?,
+            &new.name,
+            &new.email,
+            new.role,
+            &hash,
+            now,
         )
         .await?
         .map_err(|_| {
@@ -280,7 +286,7 @@ impl MemberDirectory {
 
     pub async fn get(&self, caller: &Caller, id: MemberId) -> Result<Member, crate::error::Error> {
         caller.require_self_or_librarian(id)?;
-        crate::storage::members::find(&self.pool, id)
+        crate::storage::members::find(&mut self.db.acquire().await?, id)
             .await?
             .ok_or_else(|| crate::error::Error::NotFound(format!("member {id} does not exist")))
     }
@@ -289,7 +295,7 @@ impl MemberDirectory {
         &self,
         page: super::page::Page,
     ) -> Result<(Vec<Member>, u64), crate::error::Error> {
-        Ok(crate::storage::members::list(&self.pool, page).await?)
+        Ok(crate::storage::members::list(&mut self.db.acquire().await?, page).await?)
     }
 
     /// Makes sure the configured librarian exists with the configured password.
@@ -299,7 +305,13 @@ impl MemberDirectory {
         password: &Password,
     ) -> Result<(), crate::error::Error> {
         let hash = crate::auth::hash_password_blocking(password.expose().to_owned()).await?;
-        crate::storage::members::upsert_librarian(&self.pool, email, &hash, Utc::now()).await?;
+        crate::storage::members::upsert_librarian(
+            &mut self.db.acquire().await?,
+            email,
+            &hash,
+            Utc::now(),
+        )
+        .await?;
         tracing::info!(email = %email, "librarian account ensured");
         Ok(())
     }

@@ -43,19 +43,19 @@ impl ReportParams {
 
 #[derive(Clone)]
 pub struct Reports {
-    pool: sqlx::MySqlPool,
+    db: crate::storage::Database,
 }
 
 impl Reports {
-    pub fn new(pool: sqlx::MySqlPool) -> Self {
-        Self { pool }
+    pub fn new(db: crate::storage::Database) -> Self {
+        Self { db }
     }
 
     pub async fn top_books(&self, limit: u32) -> Result<Report<TopBook>, Error> {
         let generated_at = Utc::now().trunc_subsecs(6);
         Ok(Report {
             generated_at,
-            items: reports::top_books(&self.pool, limit).await?,
+            items: reports::top_books(&mut self.db.acquire().await?, limit).await?,
         })
     }
 
@@ -63,7 +63,7 @@ impl Reports {
         let generated_at = Utc::now().trunc_subsecs(6);
         Ok(Report {
             generated_at,
-            items: reports::top_members(&self.pool, limit).await?,
+            items: reports::top_members(&mut self.db.acquire().await?, limit).await?,
         })
     }
 
@@ -71,7 +71,7 @@ impl Reports {
         let generated_at = Utc::now().trunc_subsecs(6);
         Ok(Report {
             generated_at,
-            items: reports::overdue(&self.pool, generated_at, limit).await?,
+            items: reports::overdue(&mut self.db.acquire().await?, generated_at, limit).await?,
         })
     }
 }

@@ -32,15 +32,15 @@ struct Readiness {
 /// Prometheus metrics. Gauges that describe dependencies (pool occupancy, MySQL answering) are
 /// refreshed here, at scrape time, so they are never staler than the scrape.
 pub async fn metrics(State(state): State<AppState>) -> impl axum::response::IntoResponse {
-    let size = state.pool.size();
-    let idle = u32::try_from(state.pool.num_idle())
+    let size = state.db.pool().size();
+    let idle = u32::try_from(state.db.pool().num_idle())
         .unwrap_or(u32::MAX)
         .min(size);
     metrics::gauge!("db_pool_connections", "state" => "idle").set(f64::from(idle));
     metrics::gauge!("db_pool_connections", "state" => "in_use").set(f64::from(size - idle));
     metrics::gauge!("db_pool_max_connections")
-        .set(f64::from(state.pool.options().get_max_connections()));
-    let up = mysql_answers(&state.pool).await;
+        .set(f64::from(state.db.pool().options().get_max_connections()));
+    let up = mysql_answers(state.db.pool()).await;
     metrics::gauge!("dependency_up", "dependency" => "mysql").set(if up { 1.0 } else { 0.0 });
     common::metrics::render(&state.metrics)
 }
@@ -62,7 +62,7 @@ async fn healthz() -> Json<Health> {
 /// Readiness: MySQL answers within a second.
 #[utoipa::path(get, path = "/readyz", tag = "health", responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
 async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
-    if mysql_answers(&state.pool).await {
+    if mysql_answers(state.db.pool()).await {
         (
             StatusCode::OK,
             Json(Readiness {

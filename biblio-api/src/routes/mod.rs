@@ -30,7 +30,7 @@ use crate::error::Error;
 /// What handlers share.
 #[derive(Clone)]
 pub struct AppState {
-    pub pool: sqlx::MySqlPool,
+    pub db: crate::storage::Database,
     pub tokens: TokenKeys,
     pub catalogue: Catalogue,
     pub members: MemberDirectory,
@@ -40,15 +40,15 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(pool: sqlx::MySqlPool, tokens: TokenKeys) -> Self {
+    pub fn new(db: crate::storage::Database, tokens: TokenKeys) -> Self {
         Self {
-            catalogue: Catalogue::new(pool.clone()),
-            members: MemberDirectory::new(pool.clone(), tokens.clone()),
-            loans: LoanService::new(pool.clone()),
-            reports: Reports::new(pool.clone()),
+            catalogue: Catalogue::new(db.clone()),
+            members: MemberDirectory::new(db.clone(), tokens.clone()),
+            loans: LoanService::new(db.clone()),
+            reports: Reports::new(db.clone()),
             metrics: common::metrics::install(),
             tokens,
-            pool,
+            db,
         }
     }
 }

@@ -1,7 +1,9 @@
 //! The `books` table.
 
 use chrono::{DateTime, Utc};
-use sqlx::{MySql, MySqlExecutor, QueryBuilder};
+use sqlx::{MySql, QueryBuilder};
+
+use super::Connection;
 
 use crate::domain::book::{Book, BookSearch, NewBook, fulltext_query};
 use crate::domain::ids::BookId;
@@ -66,16 +68,16 @@ pub enum WriteRejection {
     },
 }
 
-#[tracing::instrument(name = "db INSERT books", skip_all, fields(db.system.name = "mysql", db.operation.name = "INSERT", db.collection.name = "books"))]
+#[tracing::instrument(name = "db INSERT books", skip_all, fields(db.system.name = "mysql", db.namespace = conn.namespace(), db.query.text = tracing::field::Empty, db.operation.name = "INSERT", db.collection.name = "books"))]
 pub async fn insert(
-    db: impl MySqlExecutor<'_>,
+    conn: &mut Connection,
     book: &NewBook,
     now: DateTime<Utc>,
 ) -> Result<Result<BookId, WriteRejection>, sqlx::Error> {
-    let result = sqlx::query(
+    let result = sqlx::query(super::traced(
         "INSERT INTO books (isbn, title, authors, publisher, year, subjects, copies_total, copies_available, created_at, updated_at) \
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
+    ))
     .bind(book.isbn.as_str())
     .bind(&book.title)
     .bind(join_lines(&book.authors))
@@ -86,7 +88,7 @@ pub async fn insert(
     .bind(book.copies_total)
     .bind(now)
     .bind(now)
-    .execute(db)
+    .execute(conn.mysql())
     .await;
     match result {
         Ok(done) => Ok(Ok(BookId(done.last_insert_id()))),
@@ -97,35 +99,35 @@ pub async fn insert(
     }
 }
 
-#[tracing::instrument(name = "db SELECT books", skip_all, fields(db.system.name = "mysql", db.operation.name = "SELECT", db.collection.name = "books", db.query.text = tracing::field::Empty, book_id = id.0))]
-pub async fn find(db: impl MySqlExecutor<'_>, id: BookId) -> Result<Option<Book>, sqlx::Error> {
+#[tracing::instrument(name = "db SELECT books", skip_all, fields(db.system.name = "mysql", db.namespace = conn.namespace(), db.query.text = tracing::field::Empty, db.operation.name = "SELECT", db.collection.name = "books", book_id = id.0))]
+pub async fn find(conn: &mut Connection, id: BookId) -> Result<Option<Book>, sqlx::Error> {
     let row: Option<BookRow> = sqlx::query_as(super::traced(concat!(
         "SELECT ",
         columns!(),
         " FROM books WHERE id = ? AND deleted_at IS NULL"
     )))
     .bind(id.0)
-    .fetch_optional(db)
+    .fetch_optional(conn.mysql())
     .await?;
     Ok(row.map(Book::from))
 }
 
 /// Replaces a book's fields. A new `copies_total` moves `copies_available` by the same amount,
 /// which must not go below zero: copies out on loan cannot be removed from the catalogue.
-#[tracing::instrument(name = "db UPDATE books", skip_all, fields(db.system.name = "mysql", db.operation.name = "UPDATE", db.collection.name = "books", book_id = id.0))]
+#[tracing::instrument(name = "db UPDATE books", skip_all, fields(db.system.name = "mysql", db.namespace = conn.namespace(), db.query.text = tracing::field::Empty, db.operation.name = "UPDATE", db.collection.name = "books", book_id = id.0))]
 pub async fn update(
-    pool: &sqlx::MySqlPool,
+    conn: &mut Connection,
     id: BookId,
     book: &NewBook,
     now: DateTime<Utc>,
 ) -> Result<Result<Book, WriteRejection>, sqlx::Error> {
     // MySQL and MariaDB evaluate single-table SET assignments left to right, so
     // copies_available is computed from the old copies_total before that is replaced.
-    let result = sqlx::query(
+    let result = sqlx::query(super::traced(
         "UPDATE books SET copies_available = copies_available + (? - copies_total), copies_total = ?, \
          isbn = ?, title = ?, authors = ?, publisher = ?, year = ?, subjects = ?, updated_at = ? \
          WHERE id = ? AND deleted_at IS NULL AND copies_available + (? - copies_total) >= 0",
-    )
+    ))
     .bind(book.copies_total)
     .bind(book.copies_total)
     .bind(book.isbn.as_str())
@@ -137,14 +139,14 @@ pub async fn update(
     .bind(now)
     .bind(id.0)
     .bind(book.copies_total)
-    .execute(pool)
+    .execute(conn.mysql())
     .await;
     match result {
         Err(e) if super::violated_unique_key(&e).as_deref() == Some("uq_books_isbn") => {
             Ok(Err(WriteRejection::DuplicateIsbn))
         }
         Err(e) => Err(e),
-        Ok(done) => match find(pool, id).await? {
+        Ok(done) => match find(conn, id).await? {
             None => Ok(Err(WriteRejection::NotFound)),
             Some(current) if done.rows_affected() == 0 => Ok(Err(WriteRejection::CopiesOnLoan {
                 on_loan: current.copies_total - current.copies_available,
@@ -156,24 +158,24 @@ pub async fn update(
 
 /// Withdraws a book from the catalogue. Its row stays (loan history points at it) but it is no
 /// longer found, and its ISBN may be used again. Refused while copies are out on loan.
-#[tracing::instrument(name = "db UPDATE books (withdraw)", skip_all, fields(db.system.name = "mysql", db.operation.name = "UPDATE", db.collection.name = "books", book_id = id.0))]
+#[tracing::instrument(name = "db UPDATE books (withdraw)", skip_all, fields(db.system.name = "mysql", db.namespace = conn.namespace(), db.query.text = tracing::field::Empty, db.operation.name = "UPDATE", db.collection.name = "books", book_id = id.0))]
 pub async fn withdraw(
-    pool: &sqlx::MySqlPool,
+    conn: &mut Connection,
     id: BookId,
     now: DateTime<Utc>,
 ) -> Result<Result<(), WriteRejection>, sqlx::Error> {
-    let done = sqlx::query(
+    let done = sqlx::query(super::traced(
         "UPDATE books SET deleted_at = ?, in_catalogue = NULL, updated_at = ? WHERE id = ? AND deleted_at IS NULL AND copies_available = copies_total",
-    )
+    ))
     .bind(now)
     .bind(now)
     .bind(id.0)
-    .execute(pool)
+    .execute(conn.mysql())
     .await?;
     if done.rows_affected() == 1 {
         return Ok(Ok(()));
     }
-    Ok(Err(match find(pool, id).await? {
+    Ok(Err(match find(conn, id).await? {
         None => WriteRejection::NotFound,
         Some(b) => WriteRejection::CopiesOnLoan {
             on_loan: b.copies_total - b.copies_available,
@@ -182,16 +184,16 @@ pub async fn withdraw(
 }
 
 /// One page of a catalogue search and the total number of matches.
-#[tracing::instrument(name = "db SELECT books (search)", skip_all, fields(db.system.name = "mysql", db.operation.name = "SELECT", db.collection.name = "books"))]
+#[tracing::instrument(name = "db SELECT books (search)", skip_all, fields(db.system.name = "mysql", db.namespace = conn.namespace(), db.query.text = tracing::field::Empty, db.operation.name = "SELECT", db.collection.name = "books"))]
 pub async fn search(
-    pool: &sqlx::MySqlPool,
+    conn: &mut Connection,
     search: &BookSearch,
 ) -> Result<(Vec<Book>, u64), sqlx::Error> {
     let relevance = search.text.as_deref().and_then(fulltext_query);
 
     let mut count = QueryBuilder::<MySql>::new("SELECT COUNT(*) FROM books");
     push_filters(&mut count, search, relevance.as_deref());
-    let total: i64 = count.build_query_scalar().fetch_one(pool).await?;
+    let total: i64 = count.build_query_scalar().fetch_one(conn.mysql()).await?;
 
     let mut page = QueryBuilder::<MySql>::new(concat!("SELECT ", columns!(), " FROM books"));
     push_filters(&mut page, search, relevance.as_deref());
@@ -209,7 +211,8 @@ pub async fn search(
     page.push_bind(search.page.per_page);
     page.push(" OFFSET ");
     page.push_bind(search.page.offset());
-    let rows: Vec<BookRow> = page.build_query_as().fetch_all(pool).await?;
+    super::traced(page.sql());
+    let rows: Vec<BookRow> = page.build_query_as().fetch_all(conn.mysql()).await?;
     Ok((
         rows.into_iter().map(Book::from).collect(),
         total.max(0) as u64,

@@ -9,9 +9,9 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use sqlx::{Acquire, AssertSqlSafe, MySql, MySqlConnection, MySqlExecutor, QueryBuilder, Row};
+use sqlx::{Acquire, AssertSqlSafe, MySql, QueryBuilder, Row};
 
-use super::placeholders;
+use super::{Connection, placeholders};
 use crate::domain::MAX_BOOKS_PER_MEMBER;
 use crate::domain::ids::{BookId, LoanId, MemberId};
 use crate::domain::loan::{Loan, LoanFilter, LoanStatus};
@@ -29,9 +29,9 @@ pub enum LoanRejection {
 }
 
 /// Creates a loan of `books` (distinct, 1–5) for `member`, all or nothing.
-#[tracing::instrument(name = "db TRANSACTION create loan", skip_all, fields(db.system.name = "mysql", db.operation.name = "TRANSACTION", db.query.text = tracing::field::Empty, member_id = member.0, books = books.len()))]
+#[tracing::instrument(name = "db TRANSACTION create loan", skip_all, fields(db.system.name = "mysql", db.namespace = conn.namespace(), db.query.text = tracing::field::Empty, db.operation.name = "TRANSACTION", member_id = member.0, books = books.len()))]
 pub async fn create(
-    conn: &mut MySqlConnection,
+    conn: &mut Connection,
     member: MemberId,
     books: &[BookId],
     now: DateTime<Utc>,
@@ -44,7 +44,7 @@ pub async fn create(
          UPDATE books SET copies_available = copies_available - 1 WHERE id IN (?…) AND copies_available > 0; \
          INSERT INTO loans …; INSERT INTO loan_items …; COMMIT",
     );
-    let mut tx = conn.begin().await?;
+    let mut tx = conn.mysql().begin().await?;
 
     let taken = sqlx::query(
         "UPDATE members SET books_on_loan = books_on_loan + ? WHERE id = ? AND books_on_loan + ? <= ?",
@@ -60,7 +60,7 @@ pub async fn create(
         let held: Option<i32> =
             sqlx::query_scalar("SELECT books_on_loan FROM members WHERE id = ?")
                 .bind(member.0)
-                .fetch_optional(&mut *conn)
+                .fetch_optional(conn.mysql())
                 .await?;
         return Ok(Err(match held {
             None => LoanRejection::UnknownMember,
@@ -79,7 +79,7 @@ pub async fn create(
     }
     if lend.execute(&mut *tx).await?.rows_affected() != books.len() as u64 {
         tx.rollback().await?;
-        return Ok(Err(diagnose_books(&mut *conn, books).await?));
+        return Ok(Err(diagnose_books(conn, books).await?));
     }
 
     let loan = sqlx::query(
@@ -105,7 +105,7 @@ pub async fn create(
 
 /// After a refused loan: which books do not exist and which have no copy left.
 async fn diagnose_books(
-    db: impl MySqlExecutor<'_>,
+    conn: &mut Connection,
     books: &[BookId],
 ) -> Result<LoanRejection, sqlx::Error> {
     let sql = format!(
@@ -116,7 +116,7 @@ async fn diagnose_books(
     for book in books {
         query = query.bind(book.0);
     }
-    let found: HashMap<u64, i32> = query.fetch_all(db).await?.into_iter().collect();
+    let found: HashMap<u64, i32> = query.fetch_all(conn.mysql()).await?.into_iter().collect();
     let unknown: Vec<BookId> = books
         .iter()
         .copied()
@@ -143,13 +143,19 @@ pub enum ReturnOutcome {
 
 /// Closes a loan and puts its copies back on the shelf, all or nothing. Returning twice is
 /// refused by the `returned_at IS NULL` condition, so a copy is never put back twice.
-#[tracing::instrument(name = "db TRANSACTION return loan", skip_all, fields(db.system.name = "mysql", db.operation.name = "TRANSACTION", loan_id = id.0))]
+#[tracing::instrument(name = "db TRANSACTION return loan", skip_all, fields(db.system.name = "mysql", db.namespace = conn.namespace(), db.query.text = tracing::field::Empty, db.operation.name = "TRANSACTION", loan_id = id.0))]
 pub async fn mark_returned(
-    conn: &mut MySqlConnection,
+    conn: &mut Connection,
     id: LoanId,
     now: DateTime<Utc>,
 ) -> Result<ReturnOutcome, sqlx::Error> {
-    let mut tx = conn.begin().await?;
+    tracing::Span::current().record(
+        "db.query.text",
+        "BEGIN; UPDATE loans SET returned_at = ? WHERE id = ? AND returned_at IS NULL; \
+         UPDATE books b JOIN loan_items li … SET b.copies_available = b.copies_available + 1 …; \
+         UPDATE members m JOIN loans l … SET m.books_on_loan = m.books_on_loan - l.book_count …; COMMIT",
+    );
+    let mut tx = conn.mysql().begin().await?;
     let closed =
         sqlx::query("UPDATE loans SET returned_at = ? WHERE id = ? AND returned_at IS NULL")
             .bind(now)
@@ -160,7 +166,7 @@ pub async fn mark_returned(
         tx.rollback().await?;
         let exists: Option<u64> = sqlx::query_scalar("SELECT id FROM loans WHERE id = ?")
             .bind(id.0)
-            .fetch_optional(&mut *conn)
+            .fetch_optional(conn.mysql())
             .await?;
         return Ok(if exists.is_some() {
             ReturnOutcome::AlreadyReturned
@@ -203,25 +209,28 @@ macro_rules! columns {
     };
 }
 
-#[tracing::instrument(name = "db SELECT loans", skip_all, fields(db.system.name = "mysql", db.operation.name = "SELECT", db.collection.name = "loans", loan_id = id.0))]
+#[tracing::instrument(name = "db SELECT loans", skip_all, fields(db.system.name = "mysql", db.namespace = conn.namespace(), db.query.text = tracing::field::Empty, db.operation.name = "SELECT", db.collection.name = "loans", loan_id = id.0))]
 pub async fn find(
-    pool: &sqlx::MySqlPool,
+    conn: &mut Connection,
     id: LoanId,
     now: DateTime<Utc>,
 ) -> Result<Option<Loan>, sqlx::Error> {
-    let row: Option<LoanRow> =
-        sqlx::query_as(concat!("SELECT ", columns!(), " FROM loans WHERE id = ?"))
-            .bind(id.0)
-            .fetch_optional(pool)
-            .await?;
+    let row: Option<LoanRow> = sqlx::query_as(super::traced(concat!(
+        "SELECT ",
+        columns!(),
+        " FROM loans WHERE id = ?"
+    )))
+    .bind(id.0)
+    .fetch_optional(conn.mysql())
+    .await?;
     let Some(row) = row else { return Ok(None) };
-    let mut loans = with_items(pool, vec![row], now).await?;
+    let mut loans = with_items(conn, vec![row], now).await?;
     Ok(loans.pop())
 }
 
-#[tracing::instrument(name = "db SELECT loans (list)", skip_all, fields(db.system.name = "mysql", db.operation.name = "SELECT", db.collection.name = "loans"))]
+#[tracing::instrument(name = "db SELECT loans (list)", skip_all, fields(db.system.name = "mysql", db.namespace = conn.namespace(), db.query.text = tracing::field::Empty, db.operation.name = "SELECT", db.collection.name = "loans"))]
 pub async fn list(
-    pool: &sqlx::MySqlPool,
+    conn: &mut Connection,
     filter: &LoanFilter,
     now: DateTime<Utc>,
 ) -> Result<(Vec<Loan>, u64), sqlx::Error> {
@@ -246,7 +255,7 @@ pub async fn list(
     };
     let mut count = QueryBuilder::<MySql>::new("SELECT COUNT(*) FROM loans");
     push_where(&mut count);
-    let total: i64 = count.build_query_scalar().fetch_one(pool).await?;
+    let total: i64 = count.build_query_scalar().fetch_one(conn.mysql()).await?;
 
     let mut page = QueryBuilder::<MySql>::new(concat!("SELECT ", columns!(), " FROM loans"));
     push_where(&mut page);
@@ -254,18 +263,19 @@ pub async fn list(
         .push_bind(filter.page.per_page)
         .push(" OFFSET ")
         .push_bind(filter.page.offset());
-    let rows: Vec<LoanRow> = page.build_query_as().fetch_all(pool).await?;
-    Ok((with_items(pool, rows, now).await?, total.max(0) as u64))
+    super::traced(page.sql());
+    let rows: Vec<LoanRow> = page.build_query_as().fetch_all(conn.mysql()).await?;
+    Ok((with_items(conn, rows, now).await?, total.max(0) as u64))
 }
 
 /// Attaches the book ids to loans with one query for the whole page (no N+1).
 async fn with_items(
-    pool: &sqlx::MySqlPool,
+    conn: &mut Connection,
     rows: Vec<LoanRow>,
     now: DateTime<Utc>,
 ) -> Result<Vec<Loan>, sqlx::Error> {
     let ids: Vec<u64> = rows.iter().map(|r| r.id).collect();
-    let mut items = items_of(pool, &ids).await?;
+    let mut items = items_of(conn, &ids).await?;
     Ok(rows
         .into_iter()
         .map(|r| Loan {
@@ -282,7 +292,7 @@ async fn with_items(
 
 /// The book ids of each loan in `loan_ids`, in one query.
 pub(crate) async fn items_of(
-    pool: &sqlx::MySqlPool,
+    conn: &mut Connection,
     loan_ids: &[u64],
 ) -> Result<HashMap<u64, Vec<BookId>>, sqlx::Error> {
     let mut items: HashMap<u64, Vec<BookId>> = HashMap::new();
@@ -297,7 +307,7 @@ pub(crate) async fn items_of(
     for id in loan_ids {
         query = query.bind(id);
     }
-    for row in query.fetch_all(pool).await? {
+    for row in query.fetch_all(conn.mysql()).await? {
         let loan: u64 = row.try_get(0)?;
         let book: u64 = row.try_get(1)?;
         items.entry(loan).or_default().push(BookId(book));

@@ -1,7 +1,8 @@
 //! The `members` table.
 
 use chrono::{DateTime, Utc};
-use sqlx::MySqlExecutor;
+
+use super::Connection;
 
 use crate::domain::email::Email;
 use crate::domain::ids::MemberId;
@@ -52,24 +53,24 @@ pub struct Credentials {
 #[derive(Debug, PartialEq, Eq)]
 pub struct DuplicateEmail;
 
-#[tracing::instrument(name = "db INSERT members", skip_all, fields(db.system.name = "mysql", db.operation.name = "INSERT", db.collection.name = "members"))]
+#[tracing::instrument(name = "db INSERT members", skip_all, fields(db.system.name = "mysql", db.namespace = conn.namespace(), db.query.text = tracing::field::Empty, db.operation.name = "INSERT", db.collection.name = "members"))]
 pub async fn insert(
-    db: impl MySqlExecutor<'_>,
+    conn: &mut Connection,
     name: &str,
     email: &Email,
     role: Role,
     password_hash: &str,
     now: DateTime<Utc>,
 ) -> Result<Result<MemberId, DuplicateEmail>, sqlx::Error> {
-    let result = sqlx::query(
+    let result = sqlx::query(super::traced(
         "INSERT INTO members (name, email, role, password_hash, created_at) VALUES (?, ?, ?, ?, ?)",
-    )
+    ))
     .bind(name)
     .bind(email.as_str())
     .bind(role.as_str())
     .bind(password_hash)
     .bind(now)
-    .execute(db)
+    .execute(conn.mysql())
     .await;
     match result {
         Ok(done) => Ok(Ok(MemberId(done.last_insert_id()))),
@@ -82,38 +83,41 @@ pub async fn insert(
 
 /// Makes sure a librarian with this email and password hash exists (startup bootstrap). Safe
 /// when replicas run it at the same moment: one upsert statement.
-#[tracing::instrument(name = "db INSERT members (upsert librarian)", skip_all, fields(db.system.name = "mysql", db.operation.name = "INSERT", db.collection.name = "members"))]
+#[tracing::instrument(name = "db INSERT members (upsert librarian)", skip_all, fields(db.system.name = "mysql", db.namespace = conn.namespace(), db.query.text = tracing::field::Empty, db.operation.name = "INSERT", db.collection.name = "members"))]
 pub async fn upsert_librarian(
-    db: impl MySqlExecutor<'_>,
+    conn: &mut Connection,
     email: &Email,
     password_hash: &str,
     now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query(super::traced(
         "INSERT INTO members (name, email, role, password_hash, created_at) VALUES ('Administrator', ?, 'librarian', ?, ?) \
          ON DUPLICATE KEY UPDATE role = 'librarian', password_hash = VALUES(password_hash)",
-    )
+    ))
     .bind(email.as_str())
     .bind(password_hash)
     .bind(now)
-    .execute(db)
+    .execute(conn.mysql())
     .await?;
     Ok(())
 }
 
-#[tracing::instrument(name = "db SELECT members", skip_all, fields(db.system.name = "mysql", db.operation.name = "SELECT", db.collection.name = "members", member_id = id.0))]
-pub async fn find(db: impl MySqlExecutor<'_>, id: MemberId) -> Result<Option<Member>, sqlx::Error> {
-    let row: Option<MemberRow> =
-        sqlx::query_as(concat!("SELECT ", columns!(), " FROM members WHERE id = ?"))
-            .bind(id.0)
-            .fetch_optional(db)
-            .await?;
+#[tracing::instrument(name = "db SELECT members", skip_all, fields(db.system.name = "mysql", db.namespace = conn.namespace(), db.query.text = tracing::field::Empty, db.operation.name = "SELECT", db.collection.name = "members", member_id = id.0))]
+pub async fn find(conn: &mut Connection, id: MemberId) -> Result<Option<Member>, sqlx::Error> {
+    let row: Option<MemberRow> = sqlx::query_as(super::traced(concat!(
+        "SELECT ",
+        columns!(),
+        " FROM members WHERE id = ?"
+    )))
+    .bind(id.0)
+    .fetch_optional(conn.mysql())
+    .await?;
     row.map(Member::try_from).transpose()
 }
 
-#[tracing::instrument(name = "db SELECT members (credentials)", skip_all, fields(db.system.name = "mysql", db.operation.name = "SELECT", db.collection.name = "members"))]
+#[tracing::instrument(name = "db SELECT members (credentials)", skip_all, fields(db.system.name = "mysql", db.namespace = conn.namespace(), db.query.text = tracing::field::Empty, db.operation.name = "SELECT", db.collection.name = "members"))]
 pub async fn credentials(
-    db: impl MySqlExecutor<'_>,
+    conn: &mut Connection,
     email: &Email,
 ) -> Result<Option<Credentials>, sqlx::Error> {
     #[derive(sqlx::FromRow)]
@@ -122,13 +126,13 @@ pub async fn credentials(
         member: MemberRow,
         password_hash: String,
     }
-    let row: Option<Row> = sqlx::query_as(concat!(
+    let row: Option<Row> = sqlx::query_as(super::traced(concat!(
         "SELECT ",
         columns!(),
         ", password_hash FROM members WHERE email = ?"
-    ))
+    )))
     .bind(email.as_str())
-    .fetch_optional(db)
+    .fetch_optional(conn.mysql())
     .await?;
     row.map(|r| {
         Ok(Credentials {
@@ -139,19 +143,19 @@ pub async fn credentials(
     .transpose()
 }
 
-#[tracing::instrument(name = "db SELECT members (list)", skip_all, fields(db.system.name = "mysql", db.operation.name = "SELECT", db.collection.name = "members"))]
-pub async fn list(pool: &sqlx::MySqlPool, page: Page) -> Result<(Vec<Member>, u64), sqlx::Error> {
-    let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM members")
-        .fetch_one(pool)
+#[tracing::instrument(name = "db SELECT members (list)", skip_all, fields(db.system.name = "mysql", db.namespace = conn.namespace(), db.query.text = tracing::field::Empty, db.operation.name = "SELECT", db.collection.name = "members"))]
+pub async fn list(conn: &mut Connection, page: Page) -> Result<(Vec<Member>, u64), sqlx::Error> {
+    let total: i64 = sqlx::query_scalar(super::traced("SELECT COUNT(*) FROM members"))
+        .fetch_one(conn.mysql())
         .await?;
-    let rows: Vec<MemberRow> = sqlx::query_as(concat!(
+    let rows: Vec<MemberRow> = sqlx::query_as(super::traced(concat!(
         "SELECT ",
         columns!(),
         " FROM members ORDER BY id LIMIT ? OFFSET ?"
-    ))
+    )))
     .bind(page.per_page)
     .bind(page.offset())
-    .fetch_all(pool)
+    .fetch_all(conn.mysql())
     .await?;
     let members = rows
         .into_iter()

@@ -10,11 +10,13 @@ pub mod members;
 pub mod reports;
 
 use std::str::FromStr;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use sqlx::mysql::{MySqlConnectOptions, MySqlDatabaseError, MySqlPoolOptions};
-use sqlx::{ConnectOptions, Connection, MySqlPool};
+use sqlx::pool::PoolConnection;
+use sqlx::{ConnectOptions, Connection as _, MySql, MySqlConnection, MySqlPool};
 
 /// The embedded migrations (`biblio-api/migrations`), applied at startup.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -28,8 +30,62 @@ pub struct PoolSettings {
     pub acquire_timeout: Duration,
 }
 
+/// The connection pool and the name of its database.
+///
+/// Storage functions take a [`Connection`] from [`Database::acquire`], which times the wait for
+/// the pool (`db_pool_acquire_seconds`) and carries the database name their spans report as
+/// `db.namespace`. A service call takes one connection and runs all its statements on it.
+#[derive(Clone, Debug)]
+pub struct Database {
+    pool: MySqlPool,
+    namespace: Arc<str>,
+}
+
+impl Database {
+    pub fn new(pool: MySqlPool) -> Self {
+        let namespace = pool
+            .connect_options()
+            .get_database()
+            .unwrap_or_default()
+            .into();
+        Self { pool, namespace }
+    }
+
+    pub fn pool(&self) -> &MySqlPool {
+        &self.pool
+    }
+
+    /// Takes a connection from the pool, waiting at most the pool's acquire timeout.
+    pub async fn acquire(&self) -> Result<Connection, sqlx::Error> {
+        let start = Instant::now();
+        let conn = self.pool.acquire().await;
+        metrics::histogram!("db_pool_acquire_seconds").record(start.elapsed().as_secs_f64());
+        Ok(Connection {
+            inner: conn?,
+            namespace: Arc::clone(&self.namespace),
+        })
+    }
+}
+
+/// A pooled connection that knows which database it is on (for `db.namespace`).
+pub struct Connection {
+    inner: PoolConnection<MySql>,
+    namespace: Arc<str>,
+}
+
+impl Connection {
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    /// The connection to run statements on.
+    pub fn mysql(&mut self) -> &mut MySqlConnection {
+        &mut self.inner
+    }
+}
+
 /// Creates the database named in `url` if it is missing (the account may), then opens a pool on it.
-pub async fn connect(url: &str, settings: &PoolSettings) -> anyhow::Result<MySqlPool> {
+pub async fn connect(url: &str, settings: &PoolSettings) -> anyhow::Result<Database> {
     let options = MySqlConnectOptions::from_str(url)
         .context("BIBLIO_DATABASE_URL is not a valid MySQL URL")?;
     let options = options.log_statements(tracing::log::LevelFilter::Trace);
@@ -53,6 +109,7 @@ pub async fn connect(url: &str, settings: &PoolSettings) -> anyhow::Result<MySql
         .idle_timeout(Duration::from_secs(300))
         .connect_with(options)
         .await
+        .map(Database::new)
         .context("cannot connect to MySQL")
 }
 
@@ -99,8 +156,9 @@ const MIGRATION_LOCK_SECS: i32 = 120;
 /// negative timeout with NULL at once instead of waiting, so two replicas would both apply
 /// migration 1 (the concurrent-start test caught it). We therefore hold our own named lock,
 /// with a real timeout and a checked result, on the connection the migrator then uses.
-pub async fn migrate(pool: &MySqlPool) -> anyhow::Result<()> {
-    let mut conn = pool
+pub async fn migrate(db: &Database) -> anyhow::Result<()> {
+    let mut conn = db
+        .pool
         .acquire()
         .await
         .context("cannot get a connection to migrate")?;
@@ -169,8 +227,8 @@ pub fn violated_unique_key(e: &sqlx::Error) -> Option<String> {
 
 /// Records the statement on the current database span as `db.query.text` (placeholders only,
 /// never values), and hands it back for the query.
-pub(crate) fn traced(sql: &'static str) -> &'static str {
-    tracing::Span::current().record("db.query.text", sql);
+pub(crate) fn traced<S: AsRef<str>>(sql: S) -> S {
+    tracing::Span::current().record("db.query.text", sql.as_ref());
     sql
 }
 
@@ -178,4 +236,37 @@ pub(crate) fn traced(sql: &'static str) -> &'static str {
 /// placeholders, never values, so wrapping it in `AssertSqlSafe` is sound.
 pub(crate) fn placeholders(n: usize) -> String {
     vec!["?"; n].join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every storage span declares the semantic-convention attributes of a database call, so a
+    /// new storage function cannot silently ship without them.
+    #[test]
+    fn every_storage_span_declares_the_database_attributes() {
+        let sources = [
+            ("books.rs", include_str!("books.rs")),
+            ("members.rs", include_str!("members.rs")),
+            ("loans.rs", include_str!("loans.rs")),
+            ("reports.rs", include_str!("reports.rs")),
+        ];
+        let mut spans = 0;
+        for (file, source) in sources {
+            for line in source
+                .lines()
+                .filter(|l| l.contains("#[tracing::instrument("))
+            {
+                spans += 1;
+                for field in [
+                    "db.system.name = \"mysql\"",
+                    "db.namespace = conn.namespace()",
+                    "db.operation.name = ",
+                    "db.query.text = ",
+                ] {
+                    assert!(line.contains(field), "{file}: {field} missing in {line}");
+                }
+            }
+        }
+        assert!(spans >= 15, "found only {spans} storage spans");
+    }
 }

@@ -8,6 +8,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::Connection;
+
 use crate::domain::ids::{BookId, LoanId, MemberId};
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, sqlx::FromRow)]
@@ -39,50 +41,47 @@ pub struct OverdueLoan {
     pub days_overdue: i64,
 }
 
-#[tracing::instrument(name = "db SELECT report top-books", skip_all, fields(db.system.name = "mysql", db.operation.name = "SELECT", db.collection.name = "loan_items"))]
-pub async fn top_books(pool: &sqlx::MySqlPool, limit: u32) -> Result<Vec<TopBook>, sqlx::Error> {
-    sqlx::query_as(
+#[tracing::instrument(name = "db SELECT report top-books", skip_all, fields(db.system.name = "mysql", db.namespace = conn.namespace(), db.query.text = tracing::field::Empty, db.operation.name = "SELECT", db.collection.name = "loan_items"))]
+pub async fn top_books(conn: &mut Connection, limit: u32) -> Result<Vec<TopBook>, sqlx::Error> {
+    sqlx::query_as(super::traced(
         "SELECT t.book_id, b.title, t.loans FROM \
          (SELECT book_id, COUNT(*) AS loans FROM loan_items GROUP BY book_id ORDER BY loans DESC, book_id LIMIT ?) t \
          JOIN books b ON b.id = t.book_id ORDER BY t.loans DESC, t.book_id",
-    )
+    ))
     .bind(limit)
-    .fetch_all(pool)
+    .fetch_all(conn.mysql())
     .await
 }
 
-#[tracing::instrument(name = "db SELECT report top-members", skip_all, fields(db.system.name = "mysql", db.operation.name = "SELECT", db.collection.name = "loans"))]
-pub async fn top_members(
-    pool: &sqlx::MySqlPool,
-    limit: u32,
-) -> Result<Vec<TopMember>, sqlx::Error> {
-    sqlx::query_as(
+#[tracing::instrument(name = "db SELECT report top-members", skip_all, fields(db.system.name = "mysql", db.namespace = conn.namespace(), db.query.text = tracing::field::Empty, db.operation.name = "SELECT", db.collection.name = "loans"))]
+pub async fn top_members(conn: &mut Connection, limit: u32) -> Result<Vec<TopMember>, sqlx::Error> {
+    sqlx::query_as(super::traced(
         "SELECT t.member_id, m.name, t.books_borrowed FROM \
          (SELECT member_id, CAST(SUM(book_count) AS SIGNED) AS books_borrowed FROM loans \
           GROUP BY member_id ORDER BY books_borrowed DESC, member_id LIMIT ?) t \
          JOIN members m ON m.id = t.member_id ORDER BY t.books_borrowed DESC, t.member_id",
-    )
+    ))
     .bind(limit)
-    .fetch_all(pool)
+    .fetch_all(conn.mysql())
     .await
 }
 
-#[tracing::instrument(name = "db SELECT report overdue", skip_all, fields(db.system.name = "mysql", db.operation.name = "SELECT", db.collection.name = "loans"))]
+#[tracing::instrument(name = "db SELECT report overdue", skip_all, fields(db.system.name = "mysql", db.namespace = conn.namespace(), db.query.text = tracing::field::Empty, db.operation.name = "SELECT", db.collection.name = "loans"))]
 pub async fn overdue(
-    pool: &sqlx::MySqlPool,
+    conn: &mut Connection,
     now: DateTime<Utc>,
     limit: u32,
 ) -> Result<Vec<OverdueLoan>, sqlx::Error> {
-    let rows: Vec<(u64, u64, String, String, DateTime<Utc>)> = sqlx::query_as(
+    let rows: Vec<(u64, u64, String, String, DateTime<Utc>)> = sqlx::query_as(super::traced(
         "SELECT l.id, l.member_id, m.name, m.email, l.due_at FROM loans l JOIN members m ON m.id = l.member_id \
          WHERE l.returned_at IS NULL AND l.due_at < ? ORDER BY l.due_at, l.id LIMIT ?",
-    )
+    ))
     .bind(now)
     .bind(limit)
-    .fetch_all(pool)
+    .fetch_all(conn.mysql())
     .await?;
     let ids: Vec<u64> = rows.iter().map(|r| r.0).collect();
-    let mut items = super::loans::items_of(pool, &ids).await?;
+    let mut items = super::loans::items_of(conn, &ids).await?;
     Ok(rows
         .into_iter()
         .map(

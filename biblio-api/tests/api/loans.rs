@@ -4,7 +4,7 @@ use biblio_api::domain::ids::{BookId, MemberId};
 use chrono::{Duration, Utc};
 use futures::future::join_all;
 use serde_json::json;
-use sqlx::{Connection, MySqlConnection};
+use sqlx::MySqlConnection;
 
 use crate::helpers::spawn_app;
 
@@ -365,10 +365,16 @@ async fn creating_a_loan_costs_the_same_number_of_statements_whatever_the_number
         let start = books.len() - n;
         let wanted: Vec<BookId> = books.drain(start..).collect();
         // A fresh connection each time, so every size pays for preparing its statements alike.
-        let mut conn = MySqlConnection::connect(&app.db.url())
+        let pool = sqlx::mysql::MySqlPoolOptions::new()
+            .max_connections(1)
+            .connect(&app.db.url())
             .await
             .expect("connects");
-        let before = statements_sent(&mut conn).await;
+        let mut conn = biblio_api::storage::Database::new(pool)
+            .acquire()
+            .await
+            .expect("a connection");
+        let before = statements_sent(conn.mysql()).await;
         let now = Utc::now();
         let created = biblio_api::storage::loans::create(
             &mut conn,
@@ -381,7 +387,7 @@ async fn creating_a_loan_costs_the_same_number_of_statements_whatever_the_number
         .expect("no database error");
         assert!(created.is_ok(), "{created:?}");
         // The SHOW that reads the counter counts itself once.
-        costs.push(statements_sent(&mut conn).await - before - 1);
+        costs.push(statements_sent(conn.mysql()).await - before - 1);
     }
     assert_eq!(costs[0], costs[1], "1 book vs 3 books: {costs:?}");
     assert_eq!(costs[1], costs[2], "3 books vs 5 books: {costs:?}");

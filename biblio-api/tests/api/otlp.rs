@@ -364,6 +364,25 @@ async fn a_request_is_traced_and_logged_end_to_end(protocol: &str) {
         text.contains("WHERE id = ?"),
         "placeholders, never values: {text}"
     );
+    assert_eq!(
+        string_attr(&db.attributes, "db.namespace").as_deref(),
+        Some(api._db.name.as_str()),
+        "db.namespace is the database the API runs on"
+    );
+    for (span, _) in spans.iter().filter(|(s, _)| s.name.starts_with("db ")) {
+        for key in [
+            "db.system.name",
+            "db.namespace",
+            "db.operation.name",
+            "db.query.text",
+        ] {
+            assert!(
+                string_attr(&span.attributes, key).is_some_and(|v| !v.is_empty()),
+                "{} has {key}",
+                span.name
+            );
+        }
+    }
 
     // 2. A 404 is not a server error: status left unset, as semantic conventions say.
     let missing_trace = "5bf92f3577b34da6a3ce929d0e0e4736";

@@ -104,6 +104,7 @@ async fn metrics_use_route_templates_so_a_thousand_ids_add_no_series() {
         "http_server_active_requests",
         "db_pool_connections",
         "db_pool_max_connections",
+        "db_pool_acquire_seconds_bucket",
         "dependency_up",
         "loans_created_total",
         "loans_rejected_total",

@@ -8,13 +8,14 @@
 //! With no endpoint nothing is exported and nothing complains.
 //!
 //! A collector that is down costs requests nothing: spans and logs go to bounded queues that
-//! background threads drain; a failed export is dropped, counted in
-//! `telemetry_dropped_total{signal}`, and logged once when exporting starts failing (and once
-//! when it recovers), not once per batch. The exporters' own HTTP/gRPC traffic is filtered out
+//! background threads drain. What is lost is counted in `telemetry_dropped_total{signal}`,
+//! whichever way it is lost: a failed export (logged once when exporting starts failing and
+//! once when it recovers, not once per batch), or a full queue while a slow collector holds the
+//! exporter (refused at the door by [`Bounded`], logged once per overflow). The exporters' own HTTP/gRPC traffic is filtered out
 //! of the OpenTelemetry layers so it is never exported in turn.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use opentelemetry::KeyValue;
@@ -22,10 +23,13 @@ use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::logs::{LogBatch, LogExporter, SdkLoggerProvider};
+use opentelemetry_sdk::logs::{
+    BatchLogProcessor, LogBatch, LogExporter, LogProcessor, SdkLogRecord, SdkLoggerProvider,
+};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::{
     BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider, SpanData, SpanExporter,
+    SpanProcessor,
 };
 use tracing_subscriber::fmt::format::{FormatEvent, FormatFields, Writer};
 use tracing_subscriber::fmt::{FmtContext, format::JsonFields};
@@ -112,14 +116,19 @@ pub fn init(service: ServiceInfo) -> TelemetryGuard {
                 } else {
                     None
                 };
-                let processor = BatchSpanProcessor::builder(Counted::new(exporter, "spans", grpc))
-                    .with_batch_config(
-                        BatchConfigBuilder::default()
-                            .with_max_queue_size(QUEUE_SIZE)
-                            .build(),
-                    )
-                    .build();
-                tracer = tracer.with_span_processor(processor);
+                let room = QueueRoom::new("spans");
+                let processor =
+                    BatchSpanProcessor::builder(Counted::new(exporter, room.clone(), grpc))
+                        .with_batch_config(
+                            BatchConfigBuilder::default()
+                                .with_max_queue_size(QUEUE_SIZE)
+                                .build(),
+                        )
+                        .build();
+                tracer = tracer.with_span_processor(Bounded {
+                    inner: processor,
+                    room,
+                });
             }
             Err(e) => problems.push(format!("OTLP trace exporter: {e}")),
         }
@@ -129,18 +138,29 @@ pub fn init(service: ServiceInfo) -> TelemetryGuard {
         .logs
         .and_then(|protocol| match log_exporter(protocol, handle.as_ref()) {
             Ok(exporter) => {
+                let room = QueueRoom::new("logs");
                 let exporter = Counted::new(
                     exporter,
-                    "logs",
+                    room.clone(),
                     if protocol == Protocol::Grpc {
                         handle.clone()
                     } else {
                         None
                     },
                 );
+                let processor = BatchLogProcessor::builder(exporter)
+                    .with_batch_config(
+                        opentelemetry_sdk::logs::BatchConfigBuilder::default()
+                            .with_max_queue_size(QUEUE_SIZE)
+                            .build(),
+                    )
+                    .build();
                 Some(
                     SdkLoggerProvider::builder()
-                        .with_batch_exporter(exporter)
+                        .with_log_processor(Bounded {
+                            inner: processor,
+                            room,
+                        })
                         .with_resource(resource.clone())
                         .build(),
                 )
@@ -294,29 +314,142 @@ fn log_exporter(
     otlp_exporter!(opentelemetry_otlp::LogExporter, protocol, runtime)
 }
 
-/// An exporter that counts what it fails to deliver and says so once per outage, and that runs
-/// gRPC exports on the export runtime.
+/// The places in one signal's export queue, shared by the processor in front ([`Bounded`], which
+/// takes a place per item) and the exporter behind ([`Counted`], which gives a batch's places
+/// back once it is exported, delivered or not).
+///
+/// The SDK's batch processors drop silently when their queue is full. Counting places at the
+/// door instead — and releasing them only after export, so the count is never below what the
+/// SDK holds — means the SDK's queue never overflows and every item lost is counted.
+#[derive(Debug, Clone)]
+struct QueueRoom {
+    signal: &'static str,
+    taken: Arc<AtomicUsize>,
+    overflowing: Arc<AtomicBool>,
+}
+
+impl QueueRoom {
+    fn new(signal: &'static str) -> Self {
+        // Registered at zero so the series exists before the first loss.
+        metrics::counter!("telemetry_dropped_total", "signal" => signal).absolute(0);
+        Self {
+            signal,
+            taken: Arc::new(AtomicUsize::new(0)),
+            overflowing: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// Takes a place for one item, or counts it as dropped when the queue is full.
+    fn take(&self) -> bool {
+        if self.taken.fetch_add(1, Ordering::AcqRel) < QUEUE_SIZE {
+            return true;
+        }
+        self.taken.fetch_sub(1, Ordering::AcqRel);
+        metrics::counter!("telemetry_dropped_total", "signal" => self.signal).increment(1);
+        if !self.overflowing.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                signal = self.signal,
+                queue = QUEUE_SIZE,
+                "telemetry export queue full (collector slow?); dropping and counting"
+            );
+        }
+        false
+    }
+
+    fn give_back(&self, items: usize) {
+        let _ = self
+            .taken
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                Some(n.saturating_sub(items))
+            });
+        self.overflowing.store(false, Ordering::Relaxed);
+    }
+}
+
+/// A batch processor behind a door that refuses (and counts) what its queue has no room for.
+#[derive(Debug)]
+struct Bounded<P> {
+    inner: P,
+    room: QueueRoom,
+}
+
+impl<P: SpanProcessor> SpanProcessor for Bounded<P> {
+    fn on_start(&self, span: &mut opentelemetry_sdk::trace::Span, cx: &opentelemetry::Context) {
+        self.inner.on_start(span, cx);
+    }
+
+    fn on_end(&self, span: SpanData) {
+        if self.room.take() {
+            self.inner.on_end(span);
+        }
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.inner.force_flush()
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.inner.set_resource(resource);
+    }
+}
+
+impl<P: LogProcessor> LogProcessor for Bounded<P> {
+    fn emit(&self, record: &mut SdkLogRecord, scope: &opentelemetry::InstrumentationScope) {
+        if self.room.take() {
+            self.inner.emit(record, scope);
+        }
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.inner.force_flush()
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn event_enabled(
+        &self,
+        level: opentelemetry::logs::Severity,
+        target: &str,
+        name: Option<&str>,
+    ) -> bool {
+        self.inner.event_enabled(level, target, name)
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.inner.set_resource(resource);
+    }
+}
+
+/// An exporter that counts what it fails to deliver and says so once per outage, gives queue
+/// places back, and runs gRPC exports on the export runtime.
 #[derive(Debug)]
 struct Counted<E> {
     inner: E,
     signal: &'static str,
+    room: QueueRoom,
     runtime: Option<tokio::runtime::Handle>,
     failing: Arc<AtomicBool>,
 }
 
 impl<E> Counted<E> {
-    fn new(inner: E, signal: &'static str, runtime: Option<tokio::runtime::Handle>) -> Self {
-        // Registered at zero so the series exists before the first failure.
-        metrics::counter!("telemetry_dropped_total", "signal" => signal).absolute(0);
+    fn new(inner: E, room: QueueRoom, runtime: Option<tokio::runtime::Handle>) -> Self {
         Self {
             inner,
-            signal,
+            signal: room.signal,
+            room,
             runtime,
             failing: Arc::new(AtomicBool::new(false)),
         }
     }
 
     fn record(&self, items: usize, result: &OTelSdkResult) {
+        self.room.give_back(items);
         match result {
             Ok(()) => {
                 if self.failing.swap(false, Ordering::Relaxed) {

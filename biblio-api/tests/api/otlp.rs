@@ -545,6 +545,66 @@ async fn with_the_collector_down_requests_succeed_and_dropped_telemetry_is_count
     }
 }
 
+/// The `telemetry_dropped_total{signal}` value the API reports now.
+async fn dropped(client: &reqwest::Client, api: &Api, signal: &str) -> f64 {
+    let page = client
+        .get(format!("{}/metrics", api.url))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    let series = format!("telemetry_dropped_total{{signal=\"{signal}\"}}");
+    page.lines()
+        .find(|l| l.starts_with(&series))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(0.0)
+}
+
+#[tokio::test]
+async fn with_a_collector_that_never_answers_the_full_queue_is_counted_and_requests_go_on() {
+    // Accepts connections and never answers: the exporter sits in its first export while
+    // spans pile up behind it, past the queue's 4,096 places.
+    let hole = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let address = hole.local_addr().expect("address");
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in hole.incoming() {
+            held.push(stream);
+        }
+    });
+    let api = start_api(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{address}")),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf".to_owned()),
+        ("OTEL_EXPORTER_OTLP_TIMEOUT", "120000".to_owned()),
+    ])
+    .await;
+    let client = reqwest::Client::new();
+    // Each request makes a server span and a database span: 3,000 requests, 6,000 spans.
+    for round in 0..150 {
+        let replies = futures::future::join_all((0..20).map(|i| {
+            client
+                .get(format!("{}/api/v1/books/{}", api.url, round * 20 + i + 1))
+                .send()
+        }))
+        .await;
+        for reply in replies {
+            assert_eq!(
+                reply.expect("answers").status(),
+                404,
+                "requests are unaffected"
+            );
+        }
+    }
+    let spans = dropped(&client, &api, "spans").await;
+    assert!(
+        (1_000.0..=6_000.0).contains(&spans),
+        "about 6,000 spans minus the 4,096 queued and the batch in flight are counted as dropped: {spans}"
+    );
+}
+
 #[tokio::test]
 async fn without_a_collector_json_logs_on_stdout_still_carry_the_trace_and_span_ids() {
     let api = start_api(&[]).await;

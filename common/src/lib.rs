@@ -6,9 +6,12 @@
 //! - [`shutdown`]: the future that resolves on SIGTERM or Ctrl-C, for graceful shutdown.
 //! - [`http`]: the middleware every server shares (request id, server span, RED metrics).
 //! - [`metrics`]: the Prometheus registry and `/metrics`.
+//! - [`client`]: the instrumented HTTP client one process uses to call another (client spans,
+//!   trace context propagation, timeouts, a bounded pool).
 //! - [`error_body`]: the JSON error shape of the API contract, shared by the API (which writes it)
 //!   and the web front (which reads it).
 
+pub mod client;
 pub mod config;
 pub mod error_body;
 pub mod http;

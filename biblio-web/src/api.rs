@@ -1,0 +1,487 @@
+//! The API as the web front sees it: typed calls over HTTP through `common`'s instrumented
+//! client (client spans, trace context, timeouts, a bounded pool), never MySQL.
+//!
+//! Each call names the API's route template, so spans read `GET /api/v1/books/{id}` and the
+//! client metrics have bounded labels. Answers map to [`ApiError`] by status; handlers match the
+//! ones they can explain (a 422 on a form, a 409 on a borrow) and turn the rest into pages with
+//! `?` (see `From<ApiError> for WebError`).
+
+use axum::http::Method;
+use chrono::{DateTime, Utc};
+use common::client::{ClientError, ClientResponse, ClientSettings, HttpClient};
+use common::error_body::{ErrorBody, ErrorDetail, FieldError};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::session::Role;
+
+/// Why an API call did not give what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Down, unreachable, too slow, or answering 503: the page says "try again shortly".
+    #[error("the API is unavailable: {0}")]
+    Unavailable(String),
+    /// 401: no valid token (expired, or the login was wrong).
+    #[error("unauthorized: {}", .0.message)]
+    Unauthorized(ErrorDetail),
+    /// 403.
+    #[error("forbidden: {}", .0.message)]
+    Forbidden(ErrorDetail),
+    /// 404.
+    #[error("not found: {}", .0.message)]
+    NotFound(ErrorDetail),
+    /// 400/422: the input breaks rules; `fields` says which and why.
+    #[error("invalid: {message}")]
+    Invalid {
+        message: String,
+        fields: Vec<FieldError>,
+    },
+    /// 409: no copy available, duplicate ISBN or email, loan limit, already returned.
+    #[error("conflict: {}", .0.message)]
+    Conflict(ErrorDetail),
+    /// Anything else (a 500, an answer we cannot read).
+    #[error("unexpected answer from the API: {0}")]
+    Unexpected(String),
+}
+
+impl From<ClientError> for ApiError {
+    fn from(e: ClientError) -> Self {
+        match e {
+            ClientError::Json(e) => Self::Unexpected(format!("unreadable JSON: {e}")),
+            ClientError::BodyTooLarge(_) | ClientError::InvalidRequest(_) => {
+                Self::Unexpected(e.to_string())
+            }
+            ClientError::Unreachable(_) | ClientError::TimedOut(_) => {
+                Self::Unavailable(e.to_string())
+            }
+        }
+    }
+}
+
+/// One page of a listing, as the API returns it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Paginated<T> {
+    pub items: Vec<T>,
+    pub page: u32,
+    pub per_page: u32,
+    pub total: u64,
+}
+
+impl<T> Paginated<T> {
+    pub fn pages(&self) -> u64 {
+        self.total.div_ceil(u64::from(self.per_page.max(1))).max(1)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Book {
+    pub id: u64,
+    pub isbn: String,
+    pub title: String,
+    pub authors: Vec<String>,
+    pub publisher: Option<String>,
+    pub year: Option<i32>,
+    #[serde(default)]
+    pub subjects: Vec<String>,
+    pub copies_total: i32,
+    pub copies_available: i32,
+}
+
+/// A book as a librarian submits it.
+#[derive(Debug, Clone, Serialize)]
+pub struct BookInput {
+    pub isbn: String,
+    pub title: String,
+    pub authors: Vec<String>,
+    pub publisher: Option<String>,
+    pub year: Option<i64>,
+    pub subjects: Vec<String>,
+    pub copies_total: Option<i64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Member {
+    pub id: u64,
+    pub name: String,
+    pub email: String,
+    pub role: Role,
+    #[serde(default)]
+    pub books_on_loan: i32,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MemberInput {
+    pub name: String,
+    pub email: String,
+    pub password: String,
+    pub role: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LoginAnswer {
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+    pub member: Member,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Loan {
+    pub id: u64,
+    pub member_id: u64,
+    pub book_ids: Vec<u64>,
+    pub created_at: DateTime<Utc>,
+    pub due_at: DateTime<Utc>,
+    pub returned_at: Option<DateTime<Utc>>,
+    /// `active`, `overdue` or `returned`.
+    pub status: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Report<T> {
+    pub generated_at: DateTime<Utc>,
+    pub items: Vec<T>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct TopBook {
+    pub book_id: u64,
+    pub title: String,
+    pub loans: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct TopMember {
+    pub member_id: u64,
+    pub name: String,
+    pub books_borrowed: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct OverdueLoan {
+    pub loan_id: u64,
+    pub member_id: u64,
+    pub member_name: String,
+    pub member_email: String,
+    pub book_ids: Vec<u64>,
+    pub due_at: DateTime<Utc>,
+    pub days_overdue: i64,
+}
+
+/// A catalogue search as the web passes it on.
+#[derive(Debug, Clone, Default)]
+pub struct BookQuery {
+    pub q: String,
+    pub author: String,
+    pub subject: String,
+    pub available_only: bool,
+    pub page: u32,
+    pub per_page: u32,
+}
+
+/// The API client.
+#[derive(Clone, Debug)]
+pub struct Api {
+    http: HttpClient,
+}
+
+impl Api {
+    pub fn new(base_url: &str, settings: ClientSettings) -> Result<Self, ClientError> {
+        Ok(Self {
+            http: HttpClient::new(base_url, settings)?,
+        })
+    }
+
+    /// Email and password for a token. A 401 means wrong credentials.
+    #[tracing::instrument(skip_all)]
+    pub async fn login(&self, email: &str, password: &str) -> Result<LoginAnswer, ApiError> {
+        let call = self
+            .http
+            .request(
+                Method::POST,
+                Some("/api/v1/auth/login"),
+                "/api/v1/auth/login",
+            )
+            .json(&json!({"email": email, "password": password}))?;
+        decode(call.send().await?)
+    }
+
+    #[tracing::instrument(skip_all, fields(page = query.page))]
+    pub async fn search_books(&self, query: &BookQuery) -> Result<Paginated<Book>, ApiError> {
+        let call = self
+            .http
+            .request(Method::GET, Some("/api/v1/books"), "/api/v1/books")
+            .query("q", query.q.trim())
+            .query("author", query.author.trim())
+            .query("subject", query.subject.trim())
+            .query("available", if query.available_only { "true" } else { "" })
+            .query("page", query.page.to_string())
+            .query("per_page", query.per_page.to_string());
+        decode(call.send().await?)
+    }
+
+    #[tracing::instrument(skip_all, fields(book_id = id))]
+    pub async fn book(&self, id: u64) -> Result<Book, ApiError> {
+        let call = self.http.request(
+            Method::GET,
+            Some("/api/v1/books/{id}"),
+            &format!("/api/v1/books/{id}"),
+        );
+        decode(call.send().await?)
+    }
+
+    #[tracing::instrument(skip_all)]
+    pub async fn create_book(&self, token: &str, input: &BookInput) -> Result<Book, ApiError> {
+        let call = self
+            .http
+            .request(Method::POST, Some("/api/v1/books"), "/api/v1/books")
+            .bearer(token)
+            .json(input)?;
+        decode(call.send().await?)
+    }
+
+    #[tracing::instrument(skip_all, fields(book_id = id))]
+    pub async fn replace_book(
+        &self,
+        token: &str,
+        id: u64,
+        input: &BookInput,
+    ) -> Result<Book, ApiError> {
+        let call = self
+            .http
+            .request(
+                Method::PUT,
+                Some("/api/v1/books/{id}"),
+                &format!("/api/v1/books/{id}"),
+            )
+            .bearer(token)
+            .json(input)?;
+        decode(call.send().await?)
+    }
+
+    #[tracing::instrument(skip_all, fields(book_id = id))]
+    pub async fn delete_book(&self, token: &str, id: u64) -> Result<(), ApiError> {
+        let call = self
+            .http
+            .request(
+                Method::DELETE,
+                Some("/api/v1/books/{id}"),
+                &format!("/api/v1/books/{id}"),
+            )
+            .bearer(token);
+        check(call.send().await?).map(|_| ())
+    }
+
+    #[tracing::instrument(skip_all)]
+    pub async fn members(&self, token: &str, page: u32) -> Result<Paginated<Member>, ApiError> {
+        let call = self
+            .http
+            .request(Method::GET, Some("/api/v1/members"), "/api/v1/members")
+            .bearer(token)
+            .query("page", page.to_string());
+        decode(call.send().await?)
+    }
+
+    #[tracing::instrument(skip_all)]
+    pub async fn create_member(
+        &self,
+        token: &str,
+        input: &MemberInput,
+    ) -> Result<Member, ApiError> {
+        let call = self
+            .http
+            .request(Method::POST, Some("/api/v1/members"), "/api/v1/members")
+            .bearer(token)
+            .json(input)?;
+        decode(call.send().await?)
+    }
+
+    #[tracing::instrument(skip_all, fields(member_id, books = book_ids.len()))]
+    pub async fn create_loan(
+        &self,
+        token: &str,
+        member_id: u64,
+        book_ids: &[u64],
+    ) -> Result<Loan, ApiError> {
+        let call = self
+            .http
+            .request(Method::POST, Some("/api/v1/loans"), "/api/v1/loans")
+            .bearer(token)
+            .json(&json!({"member_id": member_id, "book_ids": book_ids}))?;
+        decode(call.send().await?)
+    }
+
+    /// Loans, filtered by member (optional for librarians) and status (`active`, `overdue`,
+    /// `returned`, or empty for all).
+    #[tracing::instrument(skip_all)]
+    pub async fn loans(
+        &self,
+        token: &str,
+        member_id: Option<u64>,
+        status: &str,
+        page: u32,
+    ) -> Result<Paginated<Loan>, ApiError> {
+        let call = self
+            .http
+            .request(Method::GET, Some("/api/v1/loans"), "/api/v1/loans")
+            .bearer(token)
+            .query(
+                "member_id",
+                member_id.map(|m| m.to_string()).unwrap_or_default(),
+            )
+            .query("status", status)
+            .query("page", page.to_string());
+        decode(call.send().await?)
+    }
+
+    #[tracing::instrument(skip_all, fields(loan_id = id))]
+    pub async fn return_loan(&self, token: &str, id: u64) -> Result<Loan, ApiError> {
+        let call = self
+            .http
+            .request(
+                Method::POST,
+                Some("/api/v1/loans/{id}/return"),
+                &format!("/api/v1/loans/{id}/return"),
+            )
+            .bearer(token);
+        decode(call.send().await?)
+    }
+
+    #[tracing::instrument(skip_all)]
+    pub async fn top_books(&self, limit: u32) -> Result<Report<TopBook>, ApiError> {
+        let call = self
+            .http
+            .request(
+                Method::GET,
+                Some("/api/v1/reports/top-books"),
+                "/api/v1/reports/top-books",
+            )
+            .query("limit", limit.to_string());
+        decode(call.send().await?)
+    }
+
+    #[tracing::instrument(skip_all)]
+    pub async fn top_members(&self, limit: u32) -> Result<Report<TopMember>, ApiError> {
+        let call = self
+            .http
+            .request(
+                Method::GET,
+                Some("/api/v1/reports/top-members"),
+                "/api/v1/reports/top-members",
+            )
+            .query("limit", limit.to_string());
+        decode(call.send().await?)
+    }
+
+    #[tracing::instrument(skip_all)]
+    pub async fn overdue(&self, token: &str, limit: u32) -> Result<Report<OverdueLoan>, ApiError> {
+        let call = self
+            .http
+            .request(
+                Method::GET,
+                Some("/api/v1/reports/overdue"),
+                "/api/v1/reports/overdue",
+            )
+            .bearer(token)
+            .query("limit", limit.to_string());
+        decode(call.send().await?)
+    }
+
+    /// Whether the API says it is ready (its `/readyz` answers 200).
+    pub async fn ready(&self) -> bool {
+        let call = self.http.request(Method::GET, Some("/readyz"), "/readyz");
+        matches!(call.send().await, Ok(r) if r.status.is_success())
+    }
+}
+
+/// The answer if it is a success, else the [`ApiError`] its status means.
+fn check(response: ClientResponse) -> Result<ClientResponse, ApiError> {
+    let status = response.status.as_u16();
+    if response.status.is_success() {
+        return Ok(response);
+    }
+    let detail = response
+        .json::<ErrorBody>()
+        .map(|b| b.error)
+        .unwrap_or_else(|_| ErrorDetail {
+            code: "unknown".into(),
+            message: format!("status {status}"),
+            details: None,
+        });
+    Err(match status {
+        401 => ApiError::Unauthorized(detail),
+        403 => ApiError::Forbidden(detail),
+        404 => ApiError::NotFound(detail),
+        409 => ApiError::Conflict(detail),
+        400 | 422 => {
+            let fields = detail
+                .details
+                .clone()
+                .and_then(|d| serde_json::from_value::<Vec<FieldError>>(d).ok())
+                .unwrap_or_default();
+            ApiError::Invalid {
+                message: detail.message,
+                fields,
+            }
+        }
+        503 | 502 | 504 | 429 => ApiError::Unavailable(format!("status {status}")),
+        _ => ApiError::Unexpected(format!("status {status}: {}", detail.message)),
+    })
+}
+
+fn decode<T: DeserializeOwned>(response: ClientResponse) -> Result<T, ApiError> {
+    Ok(check(response)?.json()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(status: u16, body: serde_json::Value) -> ClientResponse {
+        ClientResponse {
+            status: axum::http::StatusCode::from_u16(status).expect("valid status"),
+            headers: Default::default(),
+            body: serde_json::to_vec(&body).expect("json"),
+        }
+    }
+
+    #[test]
+    fn validation_errors_keep_their_fields() {
+        let err = check(answer(
+            422,
+            json!({"error": {"code": "validation_failed", "message": "invalid input: isbn bad",
+                "details": [{"field": "isbn", "message": "bad"}]}}),
+        ))
+        .expect_err("422");
+        match err {
+            ApiError::Invalid { fields, .. } => {
+                assert_eq!(fields, vec![FieldError::new("isbn", "bad")])
+            }
+            other => panic!("expected Invalid, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn statuses_map_to_what_the_page_needs() {
+        let e = |s| check(answer(s, json!({}))).expect_err("an error status");
+        assert!(matches!(e(401), ApiError::Unauthorized(_)));
+        assert!(matches!(e(403), ApiError::Forbidden(_)));
+        assert!(matches!(e(404), ApiError::NotFound(_)));
+        assert!(matches!(e(409), ApiError::Conflict(_)));
+        assert!(matches!(e(503), ApiError::Unavailable(_)));
+        assert!(matches!(e(500), ApiError::Unexpected(_)));
+        assert!(check(answer(200, json!({}))).is_ok());
+    }
+
+    #[test]
+    fn page_counts_round_up() {
+        let page = Paginated::<u8> {
+            items: vec![],
+            page: 1,
+            per_page: 20,
+            total: 41,
+        };
+        assert_eq!(page.pages(), 3);
+    }
+}

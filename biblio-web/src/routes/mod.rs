@@ -1,0 +1,230 @@
+//! HTTP: one module per area, each owning its `router()`, merged here with the layers every
+//! page shares.
+//!
+//! Layers, outermost first: `common::http::observe` (server span `METHOD /route`, request id,
+//! RED metrics) → security headers (CSP without inline scripts, no sniffing, no framing) →
+//! [`pages`] (opens the session cookie, writes it back when changed, renders error pages and
+//! login redirects with the visitor's navigation).
+
+mod auth;
+mod books;
+mod health;
+mod home;
+mod librarian;
+mod loans;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+
+use crate::api::Api;
+use crate::error::{AuthRedirect, ErrorPage, WebError};
+use crate::session::{FlashKind, Revoked, Session, SessionData, SessionKey};
+use crate::views::Layout;
+
+/// What handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    pub api: Api,
+    pub sessions: SessionKey,
+    pub revoked: Revoked,
+    pub cookie_secure: bool,
+    pub metrics: metrics_exporter_prometheus::PrometheusHandle,
+}
+
+/// The stylesheet, compiled into the binary and served from `/static/style.css`.
+const STYLESHEET: &str = include_str!("../../static/style.css");
+
+/// No inline scripts or styles, nothing from elsewhere, no framing.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+     img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
+
+/// The whole web front.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(home::router())
+        .merge(books::router())
+        .merge(auth::router())
+        .merge(loans::router())
+        .merge(librarian::router())
+        .merge(health::router())
+        .route("/static/style.css", axum::routing::get(stylesheet))
+        .fallback(|| async { WebError::NotFound("There is no page at this address.".into()) })
+        .method_not_allowed_fallback(|| async { WebError::MethodNotAllowed })
+        .layer(axum::middleware::from_fn_with_state(state.clone(), pages))
+        .layer(axum::middleware::from_fn(security_headers))
+        .layer(axum::middleware::from_fn(common::http::observe))
+        .with_state(state)
+}
+
+async fn stylesheet() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        STYLESHEET,
+    )
+}
+
+async fn security_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    let is_html = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|v| v.starts_with("text/html"));
+    if is_html && !headers.contains_key(header::CACHE_CONTROL) {
+        // Pages carry the visitor's name and CSRF token: never stored by shared caches.
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorView {
+    layout: Layout,
+    status: u16,
+    message: String,
+}
+
+/// Opens the session for the handler, then finishes the answer: error pages rendered with the
+/// visitor's navigation, login redirects, and the session cookie when it changed.
+async fn pages(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let opened = request
+        .headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(crate::session::cookie_value)
+        .and_then(|value| state.sessions.open(value))
+        .filter(|data| !state.revoked.is_revoked(&data.sid));
+    let session = match opened {
+        Some(mut data) => {
+            let expired = data
+                .user
+                .as_ref()
+                .is_some_and(|u| u.expires_at <= chrono::Utc::now());
+            if expired {
+                data.user = None;
+            }
+            let session = Session::new(data, expired);
+            if expired {
+                session.flash(
+                    FlashKind::Info,
+                    "Your session has expired. Please log in again.",
+                );
+            }
+            session
+        }
+        None => Session::new(SessionData::fresh(), true),
+    };
+    let here = request
+        .uri()
+        .path_and_query()
+        .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned());
+    let is_get = request.method() == axum::http::Method::GET;
+    request.extensions_mut().insert(session.clone());
+
+    let mut response = next.run(request).await;
+
+    if let Some(redirect) = response.extensions_mut().remove::<AuthRedirect>() {
+        if redirect == AuthRedirect::SessionExpired {
+            session.expire();
+            session.flash(
+                FlashKind::Info,
+                "Your session has expired. Please log in again.",
+            );
+        } else {
+            session.flash(FlashKind::Info, "Please log in to continue.");
+        }
+        // After login, come back to the page (GETs only: a POST cannot be replayed by a link).
+        let next_page = if is_get { here.as_str() } else { "/" };
+        let target = format!(
+            "/login?{}",
+            serde_urlencoded::to_string([("next", next_page)]).unwrap_or_default()
+        );
+        response = Redirect::to(&target).into_response();
+    } else if let Some(page) = response.extensions_mut().remove::<ErrorPage>() {
+        let view = ErrorView {
+            layout: Layout::new(&session, page.title),
+            status: page.status.as_u16(),
+            message: page.message,
+        };
+        let body = view.render().unwrap_or_else(|e| {
+            tracing::error!(error = %e, "cannot render the error page");
+            "<!doctype html><title>Error</title><p>Something went wrong.</p>".to_owned()
+        });
+        let retry_after = response.headers().get(header::RETRY_AFTER).cloned();
+        response = (page.status, axum::response::Html(body)).into_response();
+        if let Some(value) = retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+    }
+
+    let (cookie, revoke) = session.to_write(&state.sessions);
+    if let Some((sid, until)) = revoke {
+        state.revoked.revoke(&sid, until);
+    }
+    if let Some(value) = cookie
+        && let Ok(header_value) =
+            HeaderValue::from_str(&crate::session::set_cookie(&value, state.cookie_secure))
+    {
+        response
+            .headers_mut()
+            .append(header::SET_COOKIE, header_value);
+    }
+    response
+}
+
+/// A 303 to `to` after a form (the browser then GETs it: no resubmission on reload).
+pub fn see_other(to: &str) -> Response {
+    Redirect::to(to).into_response()
+}
+
+/// A positive whole-number `{id}` path segment; anything else is the 404 page.
+pub struct IdPath(pub u64);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for IdPath {
+    type Rejection = WebError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let axum::extract::Path(raw) =
+            axum::extract::Path::<String>::from_request_parts(parts, state)
+                .await
+                .map_err(|_| WebError::NotFound("There is no page at this address.".into()))?;
+        match raw.parse::<u64>() {
+            Ok(id) if id > 0 => Ok(Self(id)),
+            _ => Err(WebError::NotFound(
+                "There is no page at this address.".into(),
+            )),
+        }
+    }
+}
+
+/// A page number from the query string: anything unusable is page 1.
+pub fn page_number(raw: Option<&str>) -> u32 {
+    raw.and_then(|p| p.trim().parse::<u32>().ok())
+        .filter(|p| (1..=100_000).contains(p))
+        .unwrap_or(1)
+}

@@ -1,0 +1,66 @@
+//! Building and running the web front: what `main` calls and what tests call with port 0.
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use common::client::ClientSettings;
+use tokio::net::TcpListener;
+
+use crate::api::Api;
+use crate::config::Settings;
+use crate::routes::{self, AppState};
+use crate::session::{Revoked, SessionKey};
+
+/// A built web front: API client ready, socket bound, not yet serving.
+pub struct Application {
+    listener: TcpListener,
+    router: axum::Router,
+}
+
+impl Application {
+    /// Builds the API client and binds the listening socket. The API need not be up yet:
+    /// pages answer 503 until it is, and `/readyz` says so.
+    pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
+        let api = Api::new(
+            &settings.api_url,
+            ClientSettings {
+                timeout: settings.api_timeout,
+                max_in_flight: settings.api_max_connections,
+                max_idle_per_host: settings.api_max_connections.min(64),
+                ..ClientSettings::default()
+            },
+        )
+        .with_context(|| format!("BIBLIO_API_URL={} is unusable", settings.api_url))?;
+        let state = AppState {
+            api,
+            sessions: SessionKey::derive(settings.session_key.expose()),
+            revoked: Revoked::default(),
+            cookie_secure: settings.cookie_secure,
+            metrics: common::metrics::install(),
+        };
+        let listener = TcpListener::bind(settings.bind)
+            .await
+            .with_context(|| format!("cannot listen on BIBLIO_BIND={}", settings.bind))?;
+        Ok(Self {
+            router: routes::router(state),
+            listener,
+        })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` resolves, then finishes in-flight requests.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        tracing::info!(address = %self.listener.local_addr()?, "biblio-web listening");
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .context("server error")
+    }
+}

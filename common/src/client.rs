@@ -257,7 +257,7 @@ impl Call<'_> {
             url.full = %url,
             url.template = self.route,
             server.address = %client.server_address,
-            server.port = client.server_port,
+            server.port = i64::from(client.server_port),
             http.response.status_code = Empty,
             "error.type" = Empty,
         );
@@ -280,8 +280,10 @@ impl Call<'_> {
 
         let status_label = match &outcome {
             Ok(response) => {
-                let status = response.status.as_u16();
-                span.record("http.response.status_code", status);
+                span.record(
+                    "http.response.status_code",
+                    i64::from(response.status.as_u16()),
+                );
                 if response.status.is_server_error() {
                     span.record("otel.status_code", "ERROR");
                     span.record("error.type", response.status.as_str());

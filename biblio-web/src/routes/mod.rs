@@ -25,6 +25,8 @@ use crate::error::{AuthRedirect, ErrorPage, WebError};
 use crate::session::{FlashKind, Revoked, Session, SessionData, SessionKey};
 use crate::views::Layout;
 
+const EXPIRED: &str = "Your session has expired. Please log in again.";
+
 /// What handlers share.
 #[derive(Clone)]
 pub struct AppState {
@@ -116,23 +118,22 @@ async fn pages(State(state): State<AppState>, mut request: Request, next: Next) 
         .find_map(crate::session::cookie_value)
         .and_then(|value| state.sessions.open(value))
         .filter(|data| !state.revoked.is_revoked(&data.sid));
+    // A session past the token's expiry ends here, without asking the API.
+    let mut expired = false;
     let session = match opened {
         Some(mut data) => {
-            let expired = data
+            expired = data
                 .user
                 .as_ref()
                 .is_some_and(|u| u.expires_at <= chrono::Utc::now());
             if expired {
                 data.user = None;
+                data.flash = Some(crate::session::Flash {
+                    kind: FlashKind::Info,
+                    message: EXPIRED.to_owned(),
+                });
             }
-            let session = Session::new(data, expired);
-            if expired {
-                session.flash(
-                    FlashKind::Info,
-                    "Your session has expired. Please log in again.",
-                );
-            }
-            session
+            Session::new(data, expired)
         }
         None => Session::new(SessionData::fresh(), true),
     };
@@ -146,12 +147,9 @@ async fn pages(State(state): State<AppState>, mut request: Request, next: Next) 
     let mut response = next.run(request).await;
 
     if let Some(redirect) = response.extensions_mut().remove::<AuthRedirect>() {
-        if redirect == AuthRedirect::SessionExpired {
+        if redirect == AuthRedirect::SessionExpired || expired {
             session.expire();
-            session.flash(
-                FlashKind::Info,
-                "Your session has expired. Please log in again.",
-            );
+            session.flash(FlashKind::Info, EXPIRED);
         } else {
             session.flash(FlashKind::Info, "Please log in to continue.");
         }

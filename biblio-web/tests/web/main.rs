@@ -1,0 +1,9 @@
+//! Integration tests of the web front: the real web front calling the real API on the real
+//! local MySQL/MariaDB, each test with its own database and its own servers on port 0.
+
+mod auth;
+mod catalogue;
+mod helpers;
+mod librarian;
+mod loans;
+mod resilience;

@@ -2,6 +2,7 @@
 //! local MySQL/MariaDB, each test with its own database and its own servers on port 0.
 
 mod auth;
+mod browser;
 mod catalogue;
 mod helpers;
 mod librarian;

@@ -93,6 +93,8 @@ pub fn test_settings(db: &TestDatabase, extra: &[(&str, &str)]) -> Settings {
         ("BIBLIO_TOKEN_SECRET", TOKEN_SECRET.to_owned()),
         ("BIBLIO_ADMIN_EMAIL", ADMIN_EMAIL.to_owned()),
         ("BIBLIO_ADMIN_PASSWORD", ADMIN_PASSWORD.to_owned()),
+        // Each test its own Redis namespace, as it has its own database.
+        ("BIBLIO_CACHE_PREFIX", db.name.clone()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))

@@ -78,9 +78,8 @@ pub enum CacheError {
 impl Redis {
     /// Prepares the connection without connecting: Redis may be down at startup.
     pub fn new(settings: &RedisSettings) -> anyhow::Result<Self> {
-        let client = redis::Client::open(settings.url.as_str()).map_err(|e| {
-            anyhow::anyhow!("BIBLIO_REDIS_URL is not a valid Redis URL: {e}")
-        })?;
+        let client = redis::Client::open(settings.url.as_str())
+            .map_err(|e| anyhow::anyhow!("BIBLIO_REDIS_URL is not a valid Redis URL: {e}"))?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(settings.timeout))
             .set_response_timeout(Some(settings.timeout))

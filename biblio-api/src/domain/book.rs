@@ -5,10 +5,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::ids::BookId;
-use crate::cache::books::{BookCache, Lookup};
 use super::isbn::Isbn;
 use super::page::Page;
 use super::{FieldError, Problems, bounded_text};
+use crate::cache::books::{BookCache, Lookup};
 
 /// A book as the API shows it.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]

@@ -12,8 +12,8 @@ use super::ids::{BookId, LoanId, MemberId};
 use super::member::Caller;
 use super::page::Page;
 use super::{FieldError, LOAN_BOOKS, LOAN_DAYS, MAX_BOOKS_PER_MEMBER, Problems};
-use crate::error::Error;
 use crate::cache::books::BookCache;
+use crate::error::Error;
 use crate::storage::{self, loans::LoanRejection, loans::ReturnOutcome};
 
 /// A loan as the API shows it. Times are RFC 3339 in UTC.

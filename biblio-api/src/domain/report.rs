@@ -3,7 +3,8 @@
 //! Reports are expensive (aggregates over every loan), so requests never compute them:
 //! - a background task per replica recomputes each report every `BIBLIO_REPORT_REFRESH_SECS`
 //!   and stores it whole in Redis ([`ReportStore`]); a Redis lock makes one replica do it at a
-//!   time, and a replica that finds a report fresher than half the interval leaves it alone;
+//!   time, and a replica that finds a report younger than 90 % of the interval leaves it alone,
+//!   so the fleet recomputes about once per interval, not once per replica;
 //! - a request reads the stored report (`hit`); the previous one is served until the next is in;
 //! - a cold cache (nothing stored yet) is computed once however many requests wait: one flight
 //!   per report in the process, and the Redis lock across replicas (the others wait for it);
@@ -139,13 +140,21 @@ struct Inner {
     memory: Mutex<HashMap<&'static str, Copy>>,
     /// One computation at a time per report in this process.
     flights: HashMap<&'static str, tokio::sync::Mutex<()>>,
+    /// Computations this instance made, per report (the metric adds up all instances of a
+    /// process; this tells replicas in one test process apart).
+    computations: HashMap<&'static str, std::sync::atomic::AtomicU64>,
 }
 
 impl Reports {
     pub fn new(db: Database, redis: Redis, refresh: Duration) -> Self {
-        let flights = [TopBook::NAME, TopMember::NAME, OverdueLoan::NAME]
+        let names = [TopBook::NAME, TopMember::NAME, OverdueLoan::NAME];
+        let flights = names
             .into_iter()
             .map(|name| (name, tokio::sync::Mutex::new(())))
+            .collect();
+        let computations = names
+            .into_iter()
+            .map(|name| (name, std::sync::atomic::AtomicU64::new(0)))
             .collect();
         Self {
             inner: Arc::new(Inner {
@@ -154,6 +163,7 @@ impl Reports {
                 refresh,
                 memory: Mutex::default(),
                 flights,
+                computations,
             }),
         }
     }
@@ -180,9 +190,21 @@ impl Reports {
         Ok(Served { report, outcome })
     }
 
+    /// How many times this instance computed report `name` from MySQL.
+    pub fn computations(&self, name: &str) -> u64 {
+        self.inner
+            .computations
+            .get(name)
+            .map_or(0, |n| n.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
     /// Sets `report_age_seconds` for every report this process holds (at scrape time).
     pub fn publish_ages(&self) {
-        let memory = self.inner.memory.lock().expect("report memory is never poisoned");
+        let memory = self
+            .inner
+            .memory
+            .lock()
+            .expect("report memory is never poisoned");
         for (name, copy) in memory.iter() {
             metrics::gauge!("report_age_seconds", "report" => *name)
                 .set((Utc::now() - copy.generated_at).num_milliseconds() as f64 / 1000.0);
@@ -209,7 +231,7 @@ impl Reports {
 
     /// One scheduled refresh of one report.
     #[tracing::instrument(name = "Reports::refresh", skip_all, fields(report = T::NAME))]
-    async fn refresh<T: ReportKind>(&self, ) {
+    async fn refresh<T: ReportKind>(&self) {
         let store = &self.inner.store;
         let _flight = self.inner.flights[T::NAME].lock().await;
         match store.lock(T::NAME, LOCK_TTL).await {
@@ -220,24 +242,24 @@ impl Reports {
                     .ok()
                     .flatten()
                     .and_then(|json| self.adopt::<T>(json));
+                // Another replica refreshed it since its last tick: leave it.
                 let fresh = current.is_some_and(|r| {
                     (Utc::now() - r.generated_at).to_std().unwrap_or_default()
-                        < self.inner.refresh / 2
+                        < self.inner.refresh.mul_f64(0.9)
                 });
-                if !fresh {
-                    if let Ok((_, json)) = self.compute::<T>().await {
-                        let _ = store.save(T::NAME, json).await;
-                    }
+                if !fresh && let Ok((_, json)) = self.compute::<T>().await {
+                    let _ = store.save(T::NAME, json).await;
                 }
                 store.unlock(lock).await;
             }
             Ok(None) => {
-                metrics::counter!("report_lock_contention_total", "report" => T::NAME)
-                    .increment(1);
+                metrics::counter!("report_lock_contention_total", "report" => T::NAME).increment(1);
             }
             Err(_) => {
                 // No Redis: keep this process's own copy fresh.
-                let due = self.memory_age::<T>().is_none_or(|age| age >= self.inner.refresh);
+                let due = self
+                    .memory_age::<T>()
+                    .is_none_or(|age| age >= self.inner.refresh);
                 if due {
                     let _ = self.compute::<T>().await;
                 }
@@ -275,8 +297,7 @@ impl Reports {
                 Ok(computed?.0)
             }
             Ok(None) => {
-                metrics::counter!("report_lock_contention_total", "report" => T::NAME)
-                    .increment(1);
+                metrics::counter!("report_lock_contention_total", "report" => T::NAME).increment(1);
                 // Another replica is computing it: wait for its result rather than repeat it.
                 let deadline = Instant::now() + WAIT_FOR_OTHERS;
                 while Instant::now() < deadline {
@@ -301,18 +322,26 @@ impl Reports {
     #[tracing::instrument(name = "Reports::compute", skip_all, fields(report = T::NAME))]
     async fn compute<T: ReportKind>(&self) -> Result<(Arc<Report<T>>, String), Error> {
         let start = Instant::now();
+        let items = T::compute(&mut self.inner.db.acquire().await?, Utc::now()).await?;
+        // Stamped when the data was read, not when we asked: a computation held up by locks
+        // reports the data it saw, and replicas judge its freshness by that.
         let generated_at = Utc::now().trunc_subsecs(6);
-        let items = T::compute(&mut self.inner.db.acquire().await?, generated_at).await?;
         metrics::histogram!("report_generation_seconds", "report" => T::NAME)
             .record(start.elapsed().as_secs_f64());
         metrics::counter!("report_recomputations_total", "report" => T::NAME).increment(1);
+        self.inner.computations[T::NAME].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let report = Report {
             generated_at,
             items,
         };
         let json = serde_json::to_string(&report)
             .map_err(|e| Error::Internal(anyhow::anyhow!("cannot encode report: {e}")))?;
-        tracing::info!(report = T::NAME, rows = report.items.len(), elapsed_ms = start.elapsed().as_millis() as u64, "report computed");
+        tracing::info!(
+            report = T::NAME,
+            rows = report.items.len(),
+            elapsed_ms = start.elapsed().as_millis() as u64,
+            "report computed"
+        );
         let report = Arc::new(report);
         self.remember(json.clone(), Arc::clone(&report));
         Ok((report, json))
@@ -321,12 +350,16 @@ impl Reports {
     /// Parses a stored report (reusing the parsed copy when the JSON is the one we hold).
     fn adopt<T: ReportKind>(&self, json: String) -> Option<Arc<Report<T>>> {
         {
-            let mut memory = self.inner.memory.lock().expect("report memory is never poisoned");
-            if let Some(copy) = memory.get_mut(T::NAME) {
-                if copy.json == json {
-                    copy.seen = Instant::now();
-                    return Arc::clone(&copy.report).downcast::<Report<T>>().ok();
-                }
+            let mut memory = self
+                .inner
+                .memory
+                .lock()
+                .expect("report memory is never poisoned");
+            if let Some(copy) = memory.get_mut(T::NAME)
+                && copy.json == json
+            {
+                copy.seen = Instant::now();
+                return Arc::clone(&copy.report).downcast::<Report<T>>().ok();
             }
         }
         match serde_json::from_str::<Report<T>>(&json) {
@@ -343,7 +376,11 @@ impl Reports {
     }
 
     fn remember<T: ReportKind>(&self, json: String, report: Arc<Report<T>>) {
-        let mut memory = self.inner.memory.lock().expect("report memory is never poisoned");
+        let mut memory = self
+            .inner
+            .memory
+            .lock()
+            .expect("report memory is never poisoned");
         let newer = memory
             .get(T::NAME)
             .is_none_or(|copy| copy.generated_at <= report.generated_at);
@@ -361,14 +398,22 @@ impl Reports {
     }
 
     fn remembered<T: ReportKind>(&self) -> Option<Arc<Report<T>>> {
-        let memory = self.inner.memory.lock().expect("report memory is never poisoned");
+        let memory = self
+            .inner
+            .memory
+            .lock()
+            .expect("report memory is never poisoned");
         memory
             .get(T::NAME)
             .and_then(|copy| Arc::clone(&copy.report).downcast::<Report<T>>().ok())
     }
 
     fn remembered_since<T: ReportKind>(&self, since: Instant) -> Option<Arc<Report<T>>> {
-        let memory = self.inner.memory.lock().expect("report memory is never poisoned");
+        let memory = self
+            .inner
+            .memory
+            .lock()
+            .expect("report memory is never poisoned");
         memory
             .get(T::NAME)
             .filter(|copy| copy.seen >= since)
@@ -376,9 +421,15 @@ impl Reports {
     }
 
     fn memory_age<T: ReportKind>(&self) -> Option<Duration> {
-        let memory = self.inner.memory.lock().expect("report memory is never poisoned");
-        memory
-            .get(T::NAME)
-            .map(|copy| (Utc::now() - copy.generated_at).to_std().unwrap_or_default())
+        let memory = self
+            .inner
+            .memory
+            .lock()
+            .expect("report memory is never poisoned");
+        memory.get(T::NAME).map(|copy| {
+            (Utc::now() - copy.generated_at)
+                .to_std()
+                .unwrap_or_default()
+        })
     }
 }

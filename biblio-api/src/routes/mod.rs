@@ -20,11 +20,11 @@ use utoipa::{Modify, OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::auth::TokenKeys;
+use crate::cache::books::BookCache;
 use crate::domain::book::Catalogue;
 use crate::domain::loan::LoanService;
 use crate::domain::member::MemberDirectory;
 use crate::domain::page::Page;
-use crate::cache::books::BookCache;
 use crate::domain::report::Reports;
 use crate::error::Error;
 

@@ -40,7 +40,9 @@ async fn top_members(
     State(state): State<AppState>,
     ApiQuery(params): ApiQuery<ReportParams>,
 ) -> Result<Response, Error> {
-    Ok(served(state.reports.get::<TopMember>(params.limit()?).await?))
+    Ok(served(
+        state.reports.get::<TopMember>(params.limit()?).await?,
+    ))
 }
 
 /// Unreturned loans past their due date, oldest first (librarians).
@@ -53,7 +55,9 @@ async fn overdue(
     ApiQuery(params): ApiQuery<ReportParams>,
 ) -> Result<Response, Error> {
     caller.require_librarian()?;
-    Ok(served(state.reports.get::<OverdueLoan>(params.limit()?).await?))
+    Ok(served(
+        state.reports.get::<OverdueLoan>(params.limit()?).await?,
+    ))
 }
 
 /// The report as JSON, with its age in seconds (`Age`) and where it came from (`X-Cache`).

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use common::config::{self, ConfigError, ProcessEnv, Secret, Source};
 
+use crate::cache::RedisSettings;
 use crate::domain::email::Email;
 use crate::domain::member::Password;
 use crate::storage::PoolSettings;
@@ -23,6 +24,9 @@ pub struct Settings {
     /// A librarian made sure to exist at startup (`BIBLIO_ADMIN_EMAIL`/`BIBLIO_ADMIN_PASSWORD`).
     pub admin: Option<(Email, Password)>,
     pub report_refresh: Duration,
+    pub redis: RedisSettings,
+    /// How long a book stays in the shared cache (it is invalidated on every write anyway).
+    pub book_cache_ttl: Duration,
 }
 
 impl Settings {
@@ -128,6 +132,43 @@ impl Settings {
                 "must be between 1 and 86400",
             ));
         }
+        let redis_url = config::string_or(env, "BIBLIO_REDIS_URL", "redis://127.0.0.1:6379");
+        if !redis_url.starts_with("redis://") && !redis_url.starts_with("unix://") {
+            return Err(ConfigError::invalid(
+                "BIBLIO_REDIS_URL",
+                "<hidden>",
+                "must start with redis://",
+            ));
+        }
+        let prefix = config::string_or(env, "BIBLIO_CACHE_PREFIX", "biblio");
+        if prefix.is_empty()
+            || prefix.len() > 64
+            || !prefix
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
+            return Err(ConfigError::invalid(
+                "BIBLIO_CACHE_PREFIX",
+                &prefix,
+                "must be 1 to 64 letters, digits, '-', '_' or '.'",
+            ));
+        }
+        let redis_timeout_ms = config::parse_or(env, "BIBLIO_REDIS_TIMEOUT_MS", 100u64)?;
+        if !(5..=5_000).contains(&redis_timeout_ms) {
+            return Err(ConfigError::invalid(
+                "BIBLIO_REDIS_TIMEOUT_MS",
+                redis_timeout_ms,
+                "must be between 5 and 5000",
+            ));
+        }
+        let book_ttl = config::parse_or(env, "BIBLIO_BOOK_CACHE_TTL_SECS", 60u64)?;
+        if !(1..=86_400).contains(&book_ttl) {
+            return Err(ConfigError::invalid(
+                "BIBLIO_BOOK_CACHE_TTL_SECS",
+                book_ttl,
+                "must be between 1 and 86400",
+            ));
+        }
         Ok(Self {
             production,
             bind,
@@ -140,6 +181,12 @@ impl Settings {
             token_ttl: chrono::Duration::seconds(ttl_secs),
             admin,
             report_refresh: Duration::from_secs(refresh),
+            redis: RedisSettings {
+                url: redis_url,
+                prefix,
+                timeout: Duration::from_millis(redis_timeout_ms),
+            },
+            book_cache_ttl: Duration::from_secs(book_ttl),
         })
     }
 }

@@ -7,11 +7,13 @@
 //! - [`domain`]: the rules — validated values (`Isbn`, `Email`, `Page`…) and the services
 //!   (`Catalogue`, `MemberDirectory`, `LoanService`, `Reports`) the handlers call.
 //! - [`storage`]: all SQL, one module per table group; migrations in `migrations/`.
+//! - [`cache`]: everything Redis — the shared book cache, the stored reports and their lock.
 //! - [`auth`]: password hashing, tokens, and the `Caller` extractor.
 //! - [`error`]: the one error type and its JSON answers.
 //! - [`seed`]: `biblio-api seed`, deterministic lab-volume data.
 
 pub mod auth;
+pub mod cache;
 pub mod config;
 pub mod domain;
 pub mod error;

@@ -28,7 +28,8 @@ impl Application {
             settings.token_secret.expose().as_bytes(),
             settings.token_ttl,
         );
-        let state = AppState::new(db, tokens);
+        let redis = crate::cache::Redis::new(&settings.redis)?;
+        let state = AppState::new(db, redis, tokens, settings);
         if let Some((email, password)) = &settings.admin {
             state
                 .members
@@ -62,10 +63,13 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         tracing::info!(address = %self.listener.local_addr()?, "biblio-api listening");
-        axum::serve(self.listener, self.router)
+        let refresher = self.state.reports.spawn_refresher();
+        let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
             .await
-            .context("server error")?;
+            .context("server error");
+        refresher.abort();
+        served?;
         self.state.db.pool().close().await;
         Ok(())
     }

@@ -8,6 +8,7 @@ use super::ids::BookId;
 use super::isbn::Isbn;
 use super::page::Page;
 use super::{FieldError, Problems, bounded_text};
+use crate::cache::books::{BookCache, Lookup};
 
 /// A book as the API shows it.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
@@ -334,17 +335,28 @@ mod tests {
 #[derive(Clone)]
 pub struct Catalogue {
     db: crate::storage::Database,
+    cache: BookCache,
 }
 
 impl Catalogue {
-    pub fn new(db: crate::storage::Database) -> Self {
-        Self { db }
+    pub fn new(db: crate::storage::Database, cache: BookCache) -> Self {
+        Self { db, cache }
     }
 
+    /// One book: from the shared cache, or from MySQL (then cached).
     pub async fn get(&self, id: BookId) -> Result<Book, crate::error::Error> {
-        crate::storage::books::find(&mut self.db.acquire().await?, id)
+        let ticket = match self.cache.get(id).await {
+            Lookup::Hit(book) => return Ok(book),
+            Lookup::Miss(ticket) => Some(ticket),
+            Lookup::Bypass => None,
+        };
+        let book = crate::storage::books::find(&mut self.db.acquire().await?, id)
             .await?
-            .ok_or_else(|| not_found(id))
+            .ok_or_else(|| not_found(id))?;
+        if let Some(ticket) = ticket {
+            self.cache.fill(ticket, &book).await;
+        }
+        Ok(book)
     }
 
     pub async fn search(
@@ -378,9 +390,12 @@ impl Catalogue {
 
     pub async fn replace(&self, id: BookId, input: BookInput) -> Result<Book, crate::error::Error> {
         let book = NewBook::parse(input).map_err(crate::error::Error::Invalid)?;
-        crate::storage::books::update(&mut self.db.acquire().await?, id, &book, Utc::now())
-            .await?
-            .map_err(|r| write_error(r, id, &book))
+        let updated =
+            crate::storage::books::update(&mut self.db.acquire().await?, id, &book, Utc::now())
+                .await?
+                .map_err(|r| write_error(r, id, &book))?;
+        self.cache.invalidate(&[id]).await;
+        Ok(updated)
     }
 
     pub async fn withdraw(&self, id: BookId) -> Result<(), crate::error::Error> {
@@ -392,7 +407,9 @@ impl Catalogue {
                     format!("book {id} has {on_loan} copies on loan; it can be removed once they are returned"),
                 ),
                 _ => not_found(id),
-            })
+            })?;
+        self.cache.invalidate(&[id]).await;
+        Ok(())
     }
 }
 

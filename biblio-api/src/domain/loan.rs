@@ -12,6 +12,7 @@ use super::ids::{BookId, LoanId, MemberId};
 use super::member::Caller;
 use super::page::Page;
 use super::{FieldError, LOAN_BOOKS, LOAN_DAYS, MAX_BOOKS_PER_MEMBER, Problems};
+use crate::cache::books::BookCache;
 use crate::error::Error;
 use crate::storage::{self, loans::LoanRejection, loans::ReturnOutcome};
 
@@ -172,14 +173,16 @@ impl LoanFilter {
 #[derive(Clone)]
 pub struct LoanService {
     db: crate::storage::Database,
+    /// Lent and returned books leave the cache before the client hears of it.
+    books: BookCache,
 }
 
 /// How often a transaction that lost a deadlock is tried again before giving up with 503.
 const DEADLOCK_ATTEMPTS: u32 = 4;
 
 impl LoanService {
-    pub fn new(db: crate::storage::Database) -> Self {
-        Self { db }
+    pub fn new(db: crate::storage::Database, books: BookCache) -> Self {
+        Self { db, books }
     }
 
     #[tracing::instrument(name = "LoanService::create", skip_all, fields(member_id, books = input.book_ids.as_ref().map_or(0, Vec::len)))]
@@ -217,6 +220,7 @@ impl LoanService {
                     "loan created"
                 );
                 metrics::counter!("loans_created_total").increment(1);
+                self.books.invalidate(&request.book_ids).await;
                 Ok(Loan {
                     id,
                     member_id: request.member_id,
@@ -263,6 +267,7 @@ impl LoanService {
                     "loan returned"
                 );
                 metrics::counter!("loans_returned_total").increment(1);
+                self.books.invalidate(&loan.book_ids).await;
                 Ok(Loan {
                     returned_at: Some(now),
                     status: LoanStatus::Returned,

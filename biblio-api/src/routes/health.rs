@@ -27,6 +27,8 @@ struct Health {
 struct Readiness {
     status: &'static str,
     mysql: &'static str,
+    /// Informational: without Redis the API still serves (slower), so it stays ready.
+    redis: &'static str,
 }
 
 /// Prometheus metrics. Gauges that describe dependencies (pool occupancy, MySQL answering) are
@@ -42,6 +44,9 @@ pub async fn metrics(State(state): State<AppState>) -> impl axum::response::Into
         .set(f64::from(state.db.pool().options().get_max_connections()));
     let up = mysql_answers(state.db.pool()).await;
     metrics::gauge!("dependency_up", "dependency" => "mysql").set(if up { 1.0 } else { 0.0 });
+    let redis = state.redis.ping().await;
+    metrics::gauge!("dependency_up", "dependency" => "redis").set(if redis { 1.0 } else { 0.0 });
+    state.reports.publish_ages();
     common::metrics::render(&state.metrics)
 }
 
@@ -59,15 +64,18 @@ async fn healthz() -> Json<Health> {
     Json(Health { status: "ok" })
 }
 
-/// Readiness: MySQL answers within a second.
+/// Readiness: MySQL answers within a second. Redis is reported, not required.
 #[utoipa::path(get, path = "/readyz", tag = "health", responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
 async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
-    if mysql_answers(state.db.pool()).await {
+    let (mysql, redis) = tokio::join!(mysql_answers(state.db.pool()), state.redis.ping());
+    let redis = if redis { "up" } else { "down" };
+    if mysql {
         (
             StatusCode::OK,
             Json(Readiness {
                 status: "ready",
                 mysql: "up",
+                redis,
             }),
         )
     } else {
@@ -76,6 +84,7 @@ async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) 
             Json(Readiness {
                 status: "not_ready",
                 mysql: "down",
+                redis,
             }),
         )
     }

@@ -20,6 +20,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::auth::TokenKeys;
+use crate::cache::books::BookCache;
 use crate::domain::book::Catalogue;
 use crate::domain::loan::LoanService;
 use crate::domain::member::MemberDirectory;
@@ -31,6 +32,7 @@ use crate::error::Error;
 #[derive(Clone)]
 pub struct AppState {
     pub db: crate::storage::Database,
+    pub redis: crate::cache::Redis,
     pub tokens: TokenKeys,
     pub catalogue: Catalogue,
     pub members: MemberDirectory,
@@ -40,12 +42,19 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(db: crate::storage::Database, tokens: TokenKeys) -> Self {
+    pub fn new(
+        db: crate::storage::Database,
+        redis: crate::cache::Redis,
+        tokens: TokenKeys,
+        settings: &crate::config::Settings,
+    ) -> Self {
+        let books = BookCache::new(redis.clone(), settings.book_cache_ttl);
         Self {
-            catalogue: Catalogue::new(db.clone()),
+            catalogue: Catalogue::new(db.clone(), books.clone()),
             members: MemberDirectory::new(db.clone(), tokens.clone()),
-            loans: LoanService::new(db.clone()),
-            reports: Reports::new(db.clone()),
+            loans: LoanService::new(db.clone(), books),
+            reports: Reports::new(db.clone(), redis.clone(), settings.report_refresh),
+            redis,
             metrics: common::metrics::install(),
             tokens,
             db,

@@ -2,12 +2,15 @@
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::{HeaderName, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{ApiQuery, AppState};
 use crate::domain::member::Caller;
-use crate::domain::report::{Report, ReportParams};
+use crate::domain::report::{Report, ReportParams, Served};
 use crate::error::Error;
 use crate::storage::reports::{OverdueLoan, TopBook, TopMember};
 
@@ -25,8 +28,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 async fn top_books(
     State(state): State<AppState>,
     ApiQuery(params): ApiQuery<ReportParams>,
-) -> Result<Json<Report<TopBook>>, Error> {
-    Ok(Json(state.reports.top_books(params.limit()?).await?))
+) -> Result<Response, Error> {
+    Ok(served(state.reports.get::<TopBook>(params.limit()?).await?))
 }
 
 /// The members who borrowed the most books.
@@ -36,8 +39,10 @@ async fn top_books(
 async fn top_members(
     State(state): State<AppState>,
     ApiQuery(params): ApiQuery<ReportParams>,
-) -> Result<Json<Report<TopMember>>, Error> {
-    Ok(Json(state.reports.top_members(params.limit()?).await?))
+) -> Result<Response, Error> {
+    Ok(served(
+        state.reports.get::<TopMember>(params.limit()?).await?,
+    ))
 }
 
 /// Unreturned loans past their due date, oldest first (librarians).
@@ -48,7 +53,22 @@ async fn overdue(
     State(state): State<AppState>,
     caller: Caller,
     ApiQuery(params): ApiQuery<ReportParams>,
-) -> Result<Json<Report<OverdueLoan>>, Error> {
+) -> Result<Response, Error> {
     caller.require_librarian()?;
-    Ok(Json(state.reports.overdue(params.limit()?).await?))
+    Ok(served(
+        state.reports.get::<OverdueLoan>(params.limit()?).await?,
+    ))
+}
+
+/// The report as JSON, with its age in seconds (`Age`) and where it came from (`X-Cache`).
+fn served<T: Serialize>(served: Served<T>) -> Response {
+    let age = served.age_secs();
+    let mut response = Json(served.report).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::AGE, HeaderValue::from(age));
+    headers.insert(
+        HeaderName::from_static("x-cache"),
+        HeaderValue::from_static(served.outcome.as_str()),
+    );
+    response
 }

@@ -70,6 +70,8 @@ impl Drop for TestDatabase {
 
 pub struct TestApp {
     pub address: String,
+    /// The app's shared state, to look inside (e.g. how often it computed a report).
+    pub state: biblio_api::routes::AppState,
     pub client: reqwest::Client,
     /// A pool on the test's database, for arranging and checking data directly.
     pub pool: MySqlPool,
@@ -93,6 +95,8 @@ pub fn test_settings(db: &TestDatabase, extra: &[(&str, &str)]) -> Settings {
         ("BIBLIO_TOKEN_SECRET", TOKEN_SECRET.to_owned()),
         ("BIBLIO_ADMIN_EMAIL", ADMIN_EMAIL.to_owned()),
         ("BIBLIO_ADMIN_PASSWORD", ADMIN_PASSWORD.to_owned()),
+        // Each test its own Redis namespace, as it has its own database.
+        ("BIBLIO_CACHE_PREFIX", db.name.clone()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
@@ -114,6 +118,7 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
         .await
         .expect("the app builds on a fresh database");
     let address = format!("http://{}", app.local_addr().expect("bound"));
+    let state = app.state().clone();
     let pool = MySqlPool::connect(&db.url())
         .await
         .expect("test pool connects");
@@ -123,11 +128,47 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
     }));
     TestApp {
         address,
+        state,
         client: reqwest::Client::new(),
         pool,
         tokens: TokenKeys::new(TOKEN_SECRET.as_bytes(), chrono::Duration::hours(1)),
         db,
         shutdown: Some(tx),
+    }
+}
+
+/// Another API instance on the same database and Redis namespace as a [`TestApp`]: a replica.
+pub struct Replica {
+    pub address: String,
+    pub state: biblio_api::routes::AppState,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+impl TestApp {
+    pub async fn replica(&self, extra: &[(&str, &str)]) -> Replica {
+        let settings = test_settings(&self.db, extra);
+        let app = Application::build(&settings)
+            .await
+            .expect("the replica builds");
+        let address = format!("http://{}", app.local_addr().expect("bound"));
+        let state = app.state().clone();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(app.run_until(async {
+            let _ = rx.await;
+        }));
+        Replica {
+            address,
+            state,
+            shutdown: Some(tx),
+        }
     }
 }
 

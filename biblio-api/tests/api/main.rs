@@ -3,6 +3,7 @@
 
 mod auth;
 mod books;
+mod cache;
 mod helpers;
 mod loans;
 mod members;

@@ -45,6 +45,8 @@ pub fn api_settings(db: &TestDatabase) -> biblio_api::config::Settings {
         ("BIBLIO_TOKEN_SECRET", TOKEN_SECRET.to_owned()),
         ("BIBLIO_ADMIN_EMAIL", ADMIN_EMAIL.to_owned()),
         ("BIBLIO_ADMIN_PASSWORD", ADMIN_PASSWORD.to_owned()),
+        // Each test its own Redis keys: book ids repeat across test databases.
+        ("BIBLIO_CACHE_PREFIX", db.name.clone()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))

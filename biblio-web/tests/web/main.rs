@@ -8,3 +8,4 @@ mod helpers;
 mod librarian;
 mod loans;
 mod resilience;
+mod trace;

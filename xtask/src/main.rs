@@ -4,9 +4,11 @@
 //! - [`test`]: `cargo xtask test`, everything CI runs.
 //! - [`stack`]: `cargo xtask up` / `down`, the native stack without Docker.
 //! - [`bench`]: `cargo xtask bench`, the figures of `docs/BENCHMARKS.md`.
+//! - [`bench_web`]: `cargo xtask bench-web`, the web front's catalogue page under load.
 //! - [`system`]: Debian packages, local services, running commands.
 
 mod bench;
+mod bench_web;
 mod stack;
 mod system;
 mod test;
@@ -30,6 +32,8 @@ enum Command {
     Down,
     /// Measure: seed time and API latency/throughput at 50 concurrent clients.
     Bench(bench::BenchArgs),
+    /// Measure the web front: catalogue page latency (p50/p90/p99) and throughput at 50 connections.
+    BenchWeb,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -38,5 +42,6 @@ fn main() -> anyhow::Result<()> {
         Command::Up => stack::up(),
         Command::Down => stack::down(),
         Command::Bench(args) => bench::run(&args),
+        Command::BenchWeb => bench_web::run(),
     }
 }

@@ -25,6 +25,8 @@ pub struct Settings {
     pub admin: Option<(Email, Password)>,
     pub report_refresh: Duration,
     pub redis: RedisSettings,
+    /// `BIBLIO_CACHE=off` turns the Redis cache off (every read from MySQL), for comparisons.
+    pub cache: bool,
     /// How long a book stays in the shared cache (it is invalidated on every write anyway).
     pub book_cache_ttl: Duration,
 }
@@ -161,6 +163,17 @@ impl Settings {
                 "must be between 5 and 5000",
             ));
         }
+        let cache = match config::string_or(env, "BIBLIO_CACHE", "on").as_str() {
+            "on" => true,
+            "off" => false,
+            other => {
+                return Err(ConfigError::invalid(
+                    "BIBLIO_CACHE",
+                    other,
+                    "expected on or off",
+                ));
+            }
+        };
         let book_ttl = config::parse_or(env, "BIBLIO_BOOK_CACHE_TTL_SECS", 60u64)?;
         if !(1..=86_400).contains(&book_ttl) {
             return Err(ConfigError::invalid(
@@ -186,6 +199,7 @@ impl Settings {
                 prefix,
                 timeout: Duration::from_millis(redis_timeout_ms),
             },
+            cache,
             book_cache_ttl: Duration::from_secs(book_ttl),
         })
     }

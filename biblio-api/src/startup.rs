@@ -28,7 +28,11 @@ impl Application {
             settings.token_secret.expose().as_bytes(),
             settings.token_ttl,
         );
-        let redis = crate::cache::Redis::new(&settings.redis)?;
+        let redis = if settings.cache {
+            crate::cache::Redis::new(&settings.redis)?
+        } else {
+            crate::cache::Redis::disabled()
+        };
         let state = AppState::new(db, redis, tokens, settings);
         if let Some((email, password)) = &settings.admin {
             state

@@ -93,12 +93,15 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         "seed (1,000 members, 10,000 books, 80,000 loans, incl. migrations): {seed_secs:.2} s"
     );
 
-    let start_api = |otel: &[(&str, String)]| -> anyhow::Result<Server> {
+    // Each run its own Redis namespace, so no run reads another's cached values.
+    let prefix = format!("bench-{}", std::process::id());
+    let start_api = |env: &[(&str, String)]| -> anyhow::Result<Server> {
         let server = Server(
             Command::new(&api)
                 .env("BIBLIO_DATABASE_URL", &url)
                 .env("BIBLIO_BIND", &args.bind)
-                .envs(otel.iter().map(|(k, v)| (*k, v.as_str())))
+                .env("BIBLIO_CACHE_PREFIX", &prefix)
+                .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
@@ -116,6 +119,22 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     runtime.block_on(scenarios(&base, args))?;
     drop(server);
 
+    // The Redis cache off vs on, same data, one after the other.
+    println!(
+        "\nRedis cache, {} clients, {} s each:",
+        args.clients, args.seconds
+    );
+    for (label, cache) in [("cache off: MySQL", "off"), ("cache on: Redis", "on")] {
+        let server = start_api(&[("BIBLIO_CACHE", cache.to_owned())])?;
+        runtime
+            .block_on(top_books(&base, args))
+            .print(&format!("top-books, {label}"));
+        runtime
+            .block_on(book_reads(&base, args))
+            .print(&format!("books/{{id}}, {label}"));
+        drop(server);
+    }
+
     // Telemetry export off vs on, same scenario, one after the other.
     println!(
         "\ntelemetry export, GET /api/v1/books/{{id}}, {} clients, {} s each:",
@@ -123,10 +142,14 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     );
     let (sink, received) = runtime.block_on(otlp_sink())?;
     for (label, otel) in [
-        ("export off (no endpoint)", vec![]),
+        (
+            "export off (no endpoint)",
+            vec![("BIBLIO_CACHE", "off".to_owned())],
+        ),
         (
             "export on (100 % sampled, OTLP/HTTP sink)",
             vec![
+                ("BIBLIO_CACHE", "off".to_owned()),
                 ("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{sink}")),
                 ("OTEL_TRACES_SAMPLER", "always_on".to_owned()),
             ],
@@ -300,17 +323,21 @@ async fn scenarios(base: &str, args: &BenchArgs) -> anyhow::Result<()> {
     })
     .await;
     stats.print("POST /api/v1/loans (each then returned)");
-
-    let (c, b) = (client.clone(), base.clone());
-    let stats = drive(args.clients, duration, move |_| {
-        let client = c.clone();
-        let base = b.clone();
-        let url = format!("{base}/api/v1/reports/top-books");
-        async move { timed(client.get(url)).await }
-    })
-    .await;
-    stats.print("GET /api/v1/reports/top-books (MySQL)");
     Ok(())
+}
+
+async fn top_books(base: &str, args: &BenchArgs) -> Stats {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.clients)
+        .build()
+        .unwrap_or_default();
+    let url: Arc<str> = format!("{base}/api/v1/reports/top-books").into();
+    drive(args.clients, Duration::from_secs(args.seconds), move |_| {
+        let client = client.clone();
+        let url = url.clone();
+        async move { timed(client.get(url.as_ref())).await }
+    })
+    .await
 }
 
 async fn timed(request: reqwest::RequestBuilder) -> (u16, Duration) {

@@ -55,7 +55,10 @@ fn check_configs() -> anyhow::Result<()> {
     let checker = venv.join("bin/check-jsonschema");
     if !checker.exists() {
         let venv_str = venv.to_string_lossy().into_owned();
-        system::run("python3", &["-m", "venv", "--system-site-packages", &venv_str])?;
+        system::run(
+            "python3",
+            &["-m", "venv", "--system-site-packages", &venv_str],
+        )?;
         let pip = venv.join("bin/pip").to_string_lossy().into_owned();
         system::run(&pip, &["install", "--quiet", "check-jsonschema"])?;
     }

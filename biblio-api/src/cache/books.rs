@@ -75,6 +75,9 @@ impl BookCache {
 
     #[tracing::instrument(name = "cache GET book", skip_all, fields(db.system.name = "redis", db.operation.name = "GET", cache.key = "book:{id}", cache.result = Empty, book_id = id.0))]
     pub async fn get(&self, id: BookId) -> Lookup {
+        if !self.redis.is_enabled() {
+            return Lookup::Bypass;
+        }
         if !self.flush_pending().await {
             Outcome::Error.record(CACHE);
             return Lookup::Bypass;
@@ -144,7 +147,7 @@ impl BookCache {
     /// Marks `ids` as written. Call after the write committed and before answering.
     #[tracing::instrument(name = "cache invalidate book", skip_all, fields(db.system.name = "redis", db.operation.name = "SET", cache.key = "book:{id}", books = ids.len()))]
     pub async fn invalidate(&self, ids: &[BookId]) {
-        if ids.is_empty() {
+        if ids.is_empty() || !self.redis.is_enabled() {
             return;
         }
         if self.write_tombstones(ids).await.is_err() {

@@ -94,7 +94,8 @@ impl Redis {
         })
     }
 
-    /// A cache that never calls Redis (every call is an error): for tools such as the seed.
+    /// No cache at all (`BIBLIO_CACHE=off`): books and reports come from MySQL on every
+    /// request. For comparisons and diagnosis, not for production.
     pub fn disabled() -> Self {
         Self {
             manager: None,
@@ -107,6 +108,10 @@ impl Redis {
     /// The full key of `kind:name` in this deployment's namespace.
     pub fn key(&self, kind: &str, name: impl std::fmt::Display) -> String {
         format!("{}:{kind}:{name}", self.namespace)
+    }
+
+    pub fn is_enabled(&self) -> bool {
+        self.manager.is_some()
     }
 
     /// Whether the last call to Redis failed.

@@ -448,3 +448,34 @@ async fn the_api_starts_without_redis_and_a_silent_redis_costs_a_request_at_most
     assert_eq!(ready.status, 200);
     assert_eq!(ready.body["redis"], "down");
 }
+
+#[tokio::test]
+async fn with_the_cache_off_every_read_comes_from_mysql() {
+    let app = spawn_app_with(&[("BIBLIO_CACHE", "off")]).await;
+    let librarian = app.librarian_token().await;
+    let book = app.book(&librarian, "Uncached", 1).await;
+    assert_eq!(
+        app.get(&format!("/api/v1/books/{book}"), None).await.status,
+        200
+    );
+    assert_eq!(
+        redis_get(&book_key(&app, book)).await,
+        None,
+        "nothing cached"
+    );
+    sqlx::query("UPDATE books SET title = 'Seen at once' WHERE id = ?")
+        .bind(book)
+        .execute(&app.pool)
+        .await
+        .expect("update");
+    let read = app.get(&format!("/api/v1/books/{book}"), None).await;
+    assert_eq!(read.body["title"], "Seen at once");
+    for _ in 0..3 {
+        assert_eq!(app.get("/api/v1/reports/top-books", None).await.status, 200);
+    }
+    assert_eq!(
+        app.state.reports.computations("top-books"),
+        3,
+        "computed on every request"
+    );
+}

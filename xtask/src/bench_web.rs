@@ -3,8 +3,9 @@
 //! Seeds a scratch database at the lab volume, starts one release `biblio-api` and one release
 //! `biblio-web` on spare ports, warms up, then drives the catalogue with `wrk` at 50 concurrent
 //! connections: the first page of `/books`, then searches (`/books?q=<word>&page=1..3`). Each
-//! page view is one API call from the web, so the figures are web + API + MySQL together. The
-//! load generator runs on the same cores as everything else: the figures are a floor.
+//! page view is one API call from the web, so the figures are web + API + MySQL together; the
+//! same two reads sent straight to the API follow, to show the web's share. The load generator
+//! runs on the same cores as everything else: the figures are a floor.
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -125,6 +126,20 @@ pub fn run() -> anyhow::Result<()> {
     );
     wrk(&format!("{base}/books"), SECONDS, None)?.print("GET /books (first page)");
     wrk(&base, SECONDS, Some(&script))?.print("GET /books?q=<word>&page=1..3");
+    // The same reads straight from the API, for the web's share of the cost.
+    let api = format!("http://{API_BIND}");
+    std::fs::write(
+        root().join("target/bench-web-api-search.lua"),
+        search_script().replace("/books?q=", "/api/v1/books?q="),
+    )
+    .context("cannot write the wrk script")?;
+    let api_script = root()
+        .join("target/bench-web-api-search.lua")
+        .to_string_lossy()
+        .into_owned();
+    wrk(&format!("{api}/api/v1/books?page=1"), SECONDS, None)?
+        .print("API alone: GET /api/v1/books");
+    wrk(&api, SECONDS, Some(&api_script))?.print("API alone: GET /api/v1/books?q=<word>");
     Ok(())
 }
 

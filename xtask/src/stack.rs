@@ -93,10 +93,7 @@ impl StackConfig {
     }
 
     fn redis_url(&self) -> String {
-        format!(
-            "redis://127.0.0.1:{}",
-            self.ports.redis.unwrap_or(6379)
-        )
+        format!("redis://127.0.0.1:{}", self.ports.redis.unwrap_or(6379))
     }
 
     pub fn api_addr(&self, replica: usize) -> String {
@@ -194,7 +191,10 @@ impl Stack {
                 ("BIBLIO_DATABASE_URL", c.database_url.clone()),
                 ("BIBLIO_REDIS_URL", c.redis_url()),
                 ("BIBLIO_CACHE_PREFIX", c.cache_prefix.clone()),
-                ("BIBLIO_REPORT_REFRESH_SECS", c.report_refresh_secs.to_string()),
+                (
+                    "BIBLIO_REPORT_REFRESH_SECS",
+                    c.report_refresh_secs.to_string(),
+                ),
                 // Librarians may inject errors and latency (docs/RUNBOOK.md): for alerts and demos.
                 ("BIBLIO_FAULT_INJECTION", "on".into()),
                 ("OTEL_SERVICE_NAME", "biblio-api".into()),
@@ -217,7 +217,10 @@ impl Stack {
                     // Through nginx, as DESIGN.md's request flow has it.
                     ("BIBLIO_API_URL", c.nginx_url()),
                     ("OTEL_SERVICE_NAME", "biblio-web".into()),
-                    ("OTEL_RESOURCE_ATTRIBUTES", "service.instance.id=web-1".into()),
+                    (
+                        "OTEL_RESOURCE_ATTRIBUTES",
+                        "service.instance.id=web-1".into(),
+                    ),
                 ],
                 listens: format!("127.0.0.1:{}", p.web),
             },
@@ -274,10 +277,7 @@ impl Stack {
                         "--config.file={}",
                         dir.join("alertmanager/alertmanager.yml").display()
                     ),
-                    format!(
-                        "--storage.path={}",
-                        dir.join("alertmanager/data").display()
-                    ),
+                    format!("--storage.path={}", dir.join("alertmanager/data").display()),
                     format!("--web.listen-address=127.0.0.1:{}", p.alertmanager),
                     "--cluster.listen-address=".into(),
                     format!("--web.external-url=http://127.0.0.1:{}", p.alertmanager),
@@ -363,7 +363,12 @@ impl Stack {
             .with_context(|| format!("cannot start {}", process.name))?;
         fs::write(&pid_file, child.id().to_string())?;
         system::wait_for(&process.listens, process.name, Duration::from_secs(60))?;
-        eprintln!("started {} (pid {}) on {}", process.name, child.id(), process.listens);
+        eprintln!(
+            "started {} (pid {}) on {}",
+            process.name,
+            child.id(),
+            process.listens
+        );
         Ok(())
     }
 
@@ -406,7 +411,10 @@ impl Stack {
             .env("BIBLIO_WEB_ADDR", format!("127.0.0.1:{}", p.web))
             .env("BIBLIO_API_ADDR_1", c.api_addr(0))
             .env("BIBLIO_API_ADDR_2", c.api_addr(1))
-            .env("NGINX_STATUS_LISTEN", format!("127.0.0.1:{}", p.nginx_status))
+            .env(
+                "NGINX_STATUS_LISTEN",
+                format!("127.0.0.1:{}", p.nginx_status),
+            )
             .status()
             .context("cannot run nginx/render.sh")?;
         if !status.success() {
@@ -438,6 +446,8 @@ impl Stack {
             let mut rules = fs::read_to_string(&path)?;
             if c.fast {
                 rules = with_line_value(&rules, "for:", "5s");
+                // Groups with their own (slow) evaluation interval, e.g. the 30-day SLO ratio.
+                rules = with_line_value(&rules, "interval:", "1s");
             }
             fs::write(prom.join("rules").join(file_name(&path)), rules)?;
         }
@@ -477,10 +487,7 @@ impl Stack {
         let am = dir.join("alertmanager");
         fs::create_dir_all(am.join("templates"))?;
         let mut config = fs::read_to_string(root().join("alertmanager/alertmanager.yml"))?
-            .replace(
-                "127.0.0.1:9099",
-                &format!("127.0.0.1:{}", p.sink_http),
-            )
+            .replace("127.0.0.1:9099", &format!("127.0.0.1:{}", p.sink_http))
             .replace("127.0.0.1:1025", &format!("127.0.0.1:{}", p.sink_smtp));
         if c.fast {
             config = with_line_value(&config, "group_wait:", "1s");
@@ -586,11 +593,17 @@ pub fn up() -> anyhow::Result<()> {
         p.nginx
     );
     for (i, port) in p.api.iter().enumerate() {
-        println!("  API replica {}        http://127.0.0.1:{port}/metrics", i + 1);
+        println!(
+            "  API replica {}        http://127.0.0.1:{port}/metrics",
+            i + 1
+        );
     }
     println!("  web directly         http://127.0.0.1:{}/", p.web);
     println!("  Prometheus           http://127.0.0.1:{}/", p.prometheus);
-    println!("  Alertmanager         http://127.0.0.1:{}/", p.alertmanager);
+    println!(
+        "  Alertmanager         http://127.0.0.1:{}/",
+        p.alertmanager
+    );
     println!(
         "  notifications        http://127.0.0.1:{}/alerts  (and {})",
         p.sink_http,

@@ -51,6 +51,8 @@ impl AppState {
         settings: &crate::config::Settings,
     ) -> Self {
         let books = BookCache::new(redis.clone(), settings.book_cache_ttl);
+        let metrics = common::metrics::install();
+        register_counters();
         Self {
             catalogue: Catalogue::new(db.clone(), books.clone()),
             members: MemberDirectory::new(db.clone(), tokens.clone()),
@@ -60,10 +62,24 @@ impl AppState {
                 .fault_injection
                 .then(crate::faults::Faults::default),
             redis,
-            metrics: common::metrics::install(),
+            metrics,
             tokens,
             db,
         }
+    }
+}
+
+/// Creates the counters a dashboard or alert reads at zero, so "nothing happened yet" is a 0
+/// and not a missing series. `increment(0)` leaves a counter that already counts alone.
+fn register_counters() {
+    metrics::counter!("loans_created_total").increment(0);
+    metrics::counter!("loans_returned_total").increment(0);
+    for reason in ["no_copy_available", "loan_limit", "invalid"] {
+        metrics::counter!("loans_rejected_total", "reason" => reason).increment(0);
+    }
+    metrics::counter!("db_pool_acquire_timeouts_total").increment(0);
+    for signal in ["spans", "logs"] {
+        metrics::counter!("telemetry_dropped_total", "signal" => signal).increment(0);
     }
 }
 

@@ -25,6 +25,8 @@ pub struct Settings {
     pub admin: Option<(Email, Password)>,
     pub report_refresh: Duration,
     pub redis: RedisSettings,
+    /// `BIBLIO_FAULT_INJECTION=on` enables `/api/v1/admin/faults` (librarians only).
+    pub fault_injection: bool,
     /// `BIBLIO_CACHE=off` turns the Redis cache off (every read from MySQL), for comparisons.
     pub cache: bool,
     /// How long a book stays in the shared cache (it is invalidated on every write anyway).
@@ -174,6 +176,18 @@ impl Settings {
                 ));
             }
         };
+        let fault_injection = match config::string_or(env, "BIBLIO_FAULT_INJECTION", "off").as_str()
+        {
+            "on" => true,
+            "off" => false,
+            other => {
+                return Err(ConfigError::invalid(
+                    "BIBLIO_FAULT_INJECTION",
+                    other,
+                    "expected on or off",
+                ));
+            }
+        };
         let book_ttl = config::parse_or(env, "BIBLIO_BOOK_CACHE_TTL_SECS", 60u64)?;
         if !(1..=86_400).contains(&book_ttl) {
             return Err(ConfigError::invalid(
@@ -200,6 +214,7 @@ impl Settings {
                 timeout: Duration::from_millis(redis_timeout_ms),
             },
             cache,
+            fault_injection,
             book_cache_ttl: Duration::from_secs(book_ttl),
         })
     }

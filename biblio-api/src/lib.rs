@@ -10,6 +10,7 @@
 //! - [`cache`]: everything Redis — the shared book cache, the stored reports and their lock.
 //! - [`auth`]: password hashing, tokens, and the `Caller` extractor.
 //! - [`error`]: the one error type and its JSON answers.
+//! - [`faults`]: opt-in fault injection (errors, latency per route) for alert tests and demos.
 //! - [`seed`]: `biblio-api seed`, deterministic lab-volume data.
 
 pub mod auth;
@@ -17,6 +18,7 @@ pub mod cache;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod faults;
 pub mod routes;
 pub mod seed;
 pub mod startup;

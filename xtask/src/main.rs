@@ -9,6 +9,7 @@
 
 mod bench;
 mod bench_web;
+mod e2e;
 mod stack;
 mod system;
 mod test;
@@ -26,6 +27,8 @@ struct Cli {
 enum Command {
     /// Everything CI runs: fmt, clippy, unit and integration tests (installs what it needs).
     Test,
+    /// Only the end-to-end tests on a native stack of their own (part of `test`).
+    E2e,
     /// Start the native stack: build, check MySQL and Redis, migrate, seed an empty database, start the services.
     Up,
     /// Stop exactly what `up` started.
@@ -39,6 +42,12 @@ enum Command {
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Test => test::run(),
+        Command::E2e => {
+            let (passed, failed) = e2e::run()?;
+            println!("{passed} passed, {failed} failed");
+            anyhow::ensure!(failed == 0, "{failed} end-to-end tests failed");
+            Ok(())
+        }
         Command::Up => stack::up(),
         Command::Down => stack::down(),
         Command::Bench(args) => bench::run(&args),

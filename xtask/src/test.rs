@@ -8,11 +8,15 @@ use anyhow::{Context, bail};
 use crate::system::{self, root};
 
 /// Debian packages the tests run for real: the config checkers (nginx, promtool, amtool,
-/// envsubst, PyYAML), the browser test (chromium and its WebDriver) and the load tools.
+/// envsubst, PyYAML), the native stack of the end-to-end tests, the browser test (chromium and
+/// its WebDriver) and the load tools.
 const PACKAGES: &[&str] = &[
     "nginx",
     "prometheus",
     "prometheus-alertmanager",
+    "prometheus-nginx-exporter",
+    "redis-server",
+    "mariadb-client",
     "gettext-base",
     "python3-yaml",
     "python3-venv",
@@ -39,7 +43,13 @@ pub fn run() -> anyhow::Result<()> {
         ],
     )?;
     check_configs()?;
-    let (passed, failed) = cargo_test()?;
+    let (mut passed, mut failed) = cargo_test()?;
+    if failed == 0 {
+        // The native stack's end-to-end tests need every piece working: only on a green build.
+        let (p, f) = crate::e2e::run()?;
+        passed += p;
+        failed += f;
+    }
     // One plain closing line with the totals of every test binary, for people and CI alike.
     println!("{passed} passed, {failed} failed");
     if failed > 0 {

@@ -38,6 +38,8 @@ pub struct AppState {
     pub members: MemberDirectory,
     pub loans: LoanService,
     pub reports: Reports,
+    /// Injected faults (`BIBLIO_FAULT_INJECTION=on` only; see [`crate::faults`]).
+    pub faults: Option<crate::faults::Faults>,
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
 }
 
@@ -49,16 +51,41 @@ impl AppState {
         settings: &crate::config::Settings,
     ) -> Self {
         let books = BookCache::new(redis.clone(), settings.book_cache_ttl);
+        let metrics = common::metrics::install();
+        register_counters();
         Self {
             catalogue: Catalogue::new(db.clone(), books.clone()),
             members: MemberDirectory::new(db.clone(), tokens.clone()),
             loans: LoanService::new(db.clone(), books),
             reports: Reports::new(db.clone(), redis.clone(), settings.report_refresh),
+            faults: settings
+                .fault_injection
+                .then(crate::faults::Faults::default),
             redis,
-            metrics: common::metrics::install(),
+            metrics,
             tokens,
             db,
         }
+    }
+}
+
+/// Creates the counters a dashboard or alert reads at zero, so "nothing happened yet" is a 0
+/// and not a missing series. `increment(0)` leaves a counter that already counts alone.
+fn register_counters() {
+    metrics::counter!("loans_created_total").increment(0);
+    metrics::counter!("loans_returned_total").increment(0);
+    for reason in ["no_copy_available", "loan_limit", "invalid"] {
+        metrics::counter!("loans_rejected_total", "reason" => reason).increment(0);
+    }
+    metrics::counter!("db_pool_acquire_timeouts_total").increment(0);
+    for signal in ["spans", "logs"] {
+        metrics::counter!("telemetry_dropped_total", "signal" => signal).increment(0);
+    }
+}
+
+impl FromRef<AppState> for crate::faults::Faults {
+    fn from_ref(state: &AppState) -> Self {
+        state.faults.clone().unwrap_or_default()
     }
 }
 
@@ -106,7 +133,7 @@ pub fn router(state: AppState) -> Router {
         .merge(health::router())
         .split_for_parts();
     let openapi = std::sync::Arc::new(openapi);
-    router
+    let mut router = router
         .route(
             "/api/v1/openapi.json",
             axum::routing::get(move || {
@@ -114,7 +141,20 @@ pub fn router(state: AppState) -> Router {
                 async move { Json(openapi.as_ref().clone()) }
             }),
         )
-        .route("/metrics", axum::routing::get(health::metrics))
+        .route("/metrics", axum::routing::get(health::metrics));
+    if let Some(faults) = state.faults.clone() {
+        use crate::faults;
+        router = router
+            .route(
+                "/api/v1/admin/faults",
+                axum::routing::get(faults::list)
+                    .put(faults::set)
+                    .delete(faults::clear),
+            )
+            // On every route above, inside `observe`: injected errors count like real ones.
+            .route_layer(axum::middleware::from_fn_with_state(faults, faults::inject));
+    }
+    router
         .fallback(|| async { Error::NotFound("no such route".into()) })
         .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })
         .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))

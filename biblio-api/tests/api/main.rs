@@ -4,6 +4,7 @@
 mod auth;
 mod books;
 mod cache;
+mod faults;
 mod helpers;
 mod loans;
 mod members;

@@ -457,6 +457,8 @@ impl E2e<'_> {
                     .await?;
             }
         }
+        // A few scrapes and rule evaluations (1 s each) so that traffic is in Prometheus.
+        tokio::time::sleep(Duration::from_secs(3)).await;
         // The alerts dashboard shows firing alerts: have one firing while the panels are read.
         self.faults(&token, Some(0.5)).await?;
         let start = Instant::now();

@@ -2,124 +2,15 @@
 //! standard `OTEL_*` variables, exports to an OTLP receiver this test runs (gRPC or
 //! HTTP/protobuf), and we read back what arrived.
 
-use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
-    LogsService, LogsServiceServer,
-};
-use opentelemetry_proto::tonic::collector::logs::v1::{
-    ExportLogsServiceRequest, ExportLogsServiceResponse,
-};
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
-    TraceService, TraceServiceServer,
-};
-use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTraceServiceRequest, ExportTraceServiceResponse,
-};
-use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value::Value as Any};
-use opentelemetry_proto::tonic::trace::v1::{Span, span::SpanKind, status::StatusCode};
-use prost::Message;
 use serde_json::json;
+use test_support::otlp::{
+    SpanKind, StatusCode, free_port, hex, receiver, spans_of, string_attr, wait_until,
+};
 
 use crate::helpers::{TestDatabase, book_json, test_settings};
-
-/// Everything the receiver got.
-#[derive(Default)]
-struct Received {
-    traces: Vec<ExportTraceServiceRequest>,
-    logs: Vec<ExportLogsServiceRequest>,
-}
-
-type Store = Arc<Mutex<Received>>;
-
-#[derive(Clone)]
-struct Grpc(Store);
-
-#[tonic::async_trait]
-impl TraceService for Grpc {
-    async fn export(
-        &self,
-        request: tonic::Request<ExportTraceServiceRequest>,
-    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
-        self.0
-            .lock()
-            .expect("store")
-            .traces
-            .push(request.into_inner());
-        Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
-    }
-}
-
-#[tonic::async_trait]
-impl LogsService for Grpc {
-    async fn export(
-        &self,
-        request: tonic::Request<ExportLogsServiceRequest>,
-    ) -> Result<tonic::Response<ExportLogsServiceResponse>, tonic::Status> {
-        self.0
-            .lock()
-            .expect("store")
-            .logs
-            .push(request.into_inner());
-        Ok(tonic::Response::new(ExportLogsServiceResponse::default()))
-    }
-}
-
-/// Starts a receiver for `protocol` ("grpc" or "http/protobuf") on a free port.
-async fn receiver(protocol: &str) -> (SocketAddr, Store) {
-    let store = Store::default();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("binds");
-    let addr = listener.local_addr().expect("addr");
-    if protocol == "grpc" {
-        let service = Grpc(store.clone());
-        let incoming = tokio_stream_from(listener);
-        tokio::spawn(
-            tonic::transport::Server::builder()
-                .add_service(TraceServiceServer::new(service.clone()))
-                .add_service(LogsServiceServer::new(service))
-                .serve_with_incoming(incoming),
-        );
-    } else {
-        let traces = store.clone();
-        let logs = store.clone();
-        let app = axum::Router::new()
-            .route(
-                "/v1/traces",
-                axum::routing::post(move |body: axum::body::Bytes| async move {
-                    if let Ok(req) = ExportTraceServiceRequest::decode(body) {
-                        traces.lock().expect("store").traces.push(req);
-                    }
-                    ExportTraceServiceResponse::default().encode_to_vec()
-                }),
-            )
-            .route(
-                "/v1/logs",
-                axum::routing::post(move |body: axum::body::Bytes| async move {
-                    if let Ok(req) = ExportLogsServiceRequest::decode(body) {
-                        logs.lock().expect("store").logs.push(req);
-                    }
-                    ExportLogsServiceResponse::default().encode_to_vec()
-                }),
-            );
-        tokio::spawn(async move { axum::serve(listener, app).await });
-    }
-    (addr, store)
-}
-
-/// A `TcpListener` as the stream of connections tonic's `serve_with_incoming` wants.
-fn tokio_stream_from(
-    listener: tokio::net::TcpListener,
-) -> impl futures::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
-    futures::stream::unfold(listener, |listener| async move {
-        let accepted = listener.accept().await.map(|(stream, _)| stream);
-        Some((accepted, listener))
-    })
-}
 
 /// The API binary, stopped with SIGTERM (so it flushes) when dropped.
 struct Api {
@@ -138,13 +29,6 @@ impl Drop for Api {
         let _ = self.child.wait();
         let _ = std::fs::remove_file(&self.log);
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
 }
 
 async fn start_api(otel: &[(&str, String)]) -> Api {
@@ -189,60 +73,6 @@ async fn start_api(otel: &[(&str, String)]) -> Api {
         url,
         log,
         _db: db,
-    }
-}
-
-fn attr<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a Any> {
-    attributes
-        .iter()
-        .find(|kv| kv.key == key)
-        .and_then(|kv| kv.value.as_ref())
-        .and_then(|v: &AnyValue| v.value.as_ref())
-}
-
-fn string_attr(attributes: &[KeyValue], key: &str) -> Option<String> {
-    match attr(attributes, key) {
-        Some(Any::StringValue(s)) => Some(s.clone()),
-        Some(Any::IntValue(i)) => Some(i.to_string()),
-        _ => None,
-    }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The spans of one trace received so far, with their resource attributes.
-fn spans_of(store: &Store, trace_id: &str) -> Vec<(Span, Vec<KeyValue>)> {
-    let received = store.lock().expect("store");
-    let mut out = Vec::new();
-    for request in &received.traces {
-        for rs in &request.resource_spans {
-            let resource = rs
-                .resource
-                .as_ref()
-                .map(|r| r.attributes.clone())
-                .unwrap_or_default();
-            for ss in &rs.scope_spans {
-                for span in &ss.spans {
-                    if hex(&span.trace_id) == trace_id {
-                        out.push((span.clone(), resource.clone()));
-                    }
-                }
-            }
-        }
-    }
-    out
-}
-
-async fn wait_until<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        if let Some(v) = probe() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 

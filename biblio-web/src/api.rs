@@ -388,9 +388,14 @@ impl Api {
         decode(call.send().await?)
     }
 
-    /// Whether the API says it is ready (its `/readyz` answers 200).
+    /// Whether the API serves the catalogue: one smallest search (API and MySQL both answer).
+    /// Not the API's `/readyz`: behind nginx that path is the web's own, and the probe would
+    /// call itself.
     pub async fn ready(&self) -> bool {
-        let call = self.http.request(Method::GET, Some("/readyz"), "/readyz");
+        let call = self
+            .http
+            .request(Method::GET, Some("/api/v1/books"), "/api/v1/books")
+            .query("per_page", "1");
         matches!(call.send().await, Ok(r) if r.status.is_success())
     }
 }

@@ -10,6 +10,8 @@
 //! - is bounded in time (connect timeout and whole-call timeout, body included) and in space:
 //!   at most `max_in_flight` calls at once (a semaphore; waiting for a slot is bounded too),
 //!   idle keep-alive connections capped per host, bodies capped in size;
+//! - forwards the request id of the request being served (see [`with_request_id`]) in
+//!   `X-Request-Id`, so nginx's id follows the click to every process;
 //! - records `http_client_request_duration_seconds{method,route,status}` (route is the template
 //!   or `other`, never the raw path).
 //!
@@ -25,6 +27,16 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tracing::{Instrument, field::Empty};
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+
+tokio::task_local! {
+    static REQUEST_ID: String;
+}
+
+/// Runs `future` so that every call made inside it (on this task) carries `request_id` in
+/// `X-Request-Id`. A server wraps each request's handling in it.
+pub async fn with_request_id<F: std::future::Future>(request_id: String, future: F) -> F::Output {
+    REQUEST_ID.scope(request_id, future).await
+}
 
 /// The route label of calls made without a template.
 pub const OTHER_ROUTE: &str = "other";
@@ -263,6 +275,14 @@ impl Call<'_> {
         );
         // The server continues this span's trace: inject its context into the headers.
         let mut headers = self.headers;
+        let forwarded = REQUEST_ID
+            .try_with(|id| HeaderValue::from_str(id))
+            .ok()
+            .and_then(Result::ok)
+            .filter(|id| !id.is_empty());
+        if let Some(id) = forwarded {
+            headers.entry(crate::http::REQUEST_ID).or_insert(id);
+        }
         let context = span.context();
         opentelemetry::global::get_text_map_propagator(|p| {
             p.inject_context(&context, &mut HeaderInjector(&mut headers));

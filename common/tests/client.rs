@@ -88,6 +88,16 @@ async fn server() -> (String, Load) {
                     .to_owned()
             }),
         )
+        .route(
+            "/request-id",
+            get(|headers: HeaderMap| async move {
+                headers
+                    .get("x-request-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_owned()
+            }),
+        )
         .route("/fail", get(|| async { StatusCode::SERVICE_UNAVAILABLE }))
         .route(
             "/slow",
@@ -278,4 +288,22 @@ async fn bodies_over_the_cap_are_refused() {
         .await
         .expect_err("4 KiB > 1 KiB");
     assert!(matches!(err, ClientError::BodyTooLarge(1024)), "{err:?}");
+}
+
+#[tokio::test]
+async fn the_request_id_of_the_request_being_served_is_forwarded() {
+    let (_capture, _guard, _provider) = capture_spans();
+    let (url, _) = server().await;
+    let client = HttpClient::new(&url, ClientSettings::default()).expect("client");
+    let call = || {
+        client
+            .request(axum::http::Method::GET, Some("/request-id"), "/request-id")
+            .send()
+    };
+    let inside = common::client::with_request_id("req-42".to_owned(), call())
+        .await
+        .expect("answers");
+    assert_eq!(inside.body, b"req-42");
+    let outside = call().await.expect("answers");
+    assert!(outside.body.is_empty(), "no request, no id");
 }

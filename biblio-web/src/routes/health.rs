@@ -1,5 +1,5 @@
-//! Probes and metrics: `/healthz` (the process answers), `/readyz` (the API answers its own
-//! readiness probe), `/metrics` (Prometheus).
+//! Probes and metrics: `/healthz` (the process answers), `/readyz` (the API serves the
+//! catalogue, MySQL included), `/metrics` (Prometheus).
 
 use axum::Json;
 use axum::Router;
@@ -32,7 +32,7 @@ async fn healthz() -> Json<Health> {
     Json(Health { status: "ok" })
 }
 
-/// Ready when the API says it is ready, within the API timeout.
+/// Ready when the API answers a one-book search within the API timeout.
 async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
     let up = state.api.ready().await;
     metrics::gauge!("dependency_up", "dependency" => "api").set(if up { 1.0 } else { 0.0 });

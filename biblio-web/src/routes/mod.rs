@@ -2,9 +2,9 @@
 //! page shares.
 //!
 //! Layers, outermost first: `common::http::observe` (server span `METHOD /route`, request id,
-//! RED metrics) → security headers (CSP without inline scripts, no sniffing, no framing) →
-//! [`pages`] (opens the session cookie, writes it back when changed, renders error pages and
-//! login redirects with the visitor's navigation).
+//! RED metrics) → the request id handed on to the API client → security headers (CSP without
+//! inline scripts, no sniffing, no framing) → [`pages`] (opens the session cookie, writes it
+//! back when changed, renders error pages and login redirects with the visitor's navigation).
 
 mod auth;
 mod books;
@@ -58,6 +58,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(|| async { WebError::MethodNotAllowed })
         .layer(axum::middleware::from_fn_with_state(state.clone(), pages))
         .layer(axum::middleware::from_fn(security_headers))
+        .layer(axum::middleware::from_fn(forward_request_id))
         .layer(axum::middleware::from_fn(common::http::observe))
         .with_state(state)
 }
@@ -70,6 +71,17 @@ async fn stylesheet() -> impl IntoResponse {
         ],
         STYLESHEET,
     )
+}
+
+/// API calls made for this request carry its request id (nginx's, or the one `observe` made).
+async fn forward_request_id(request: Request, next: Next) -> Response {
+    let id = request
+        .headers()
+        .get(&common::http::REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    common::client::with_request_id(id, next.run(request)).await
 }
 
 async fn security_headers(request: Request, next: Next) -> Response {

@@ -174,6 +174,7 @@ async fn one_page_view_is_one_trace_from_the_web_through_the_api_to_the_database
     // catalogue search is never served from the API's cache, so it always reaches MySQL.
     let page = client
         .get(format!("{web_url}/books?q=traced"))
+        .header("x-request-id", "page-view-under-test")
         .send()
         .await
         .expect("the page");
@@ -257,6 +258,11 @@ async fn one_page_view_is_one_trace_from_the_web_through_the_api_to_the_database
         "the API's server span is the child of the web's client span"
     );
     assert_eq!(api_server.name, "GET /api/v1/books");
+    assert_eq!(
+        string_attr(&api_server.attributes, "request_id").as_deref(),
+        Some("page-view-under-test"),
+        "nginx's request id reaches the API through the web"
+    );
     assert!(
         descends_from(&db_span, &api_server, &spans),
         "the DB span is inside the API's request"

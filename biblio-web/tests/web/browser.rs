@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use fantoccini::{Client, ClientBuilder, Locator};
 use futures::FutureExt as _;
 
-use crate::helpers::{MEMBER_PASSWORD, spawn_stack};
+use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, MEMBER_PASSWORD, spawn_stack};
 
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -82,6 +82,15 @@ async fn wait_for(browser: &Client, css: &str) -> fantoccini::elements::Element 
         .for_element(Locator::Css(css))
         .await
         .unwrap_or_else(|e| panic!("{css} did not appear: {e}"))
+}
+
+/// Waits until the page shows `text` (after a click, the old page may still be there).
+async fn wait_for_text(browser: &Client, text: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !page_has(browser, text).await {
+        assert!(Instant::now() < deadline, "the page never showed {text:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 async fn page_has(browser: &Client, text: &str) -> bool {
@@ -157,8 +166,7 @@ async fn a_reader_logs_in_searches_borrows_returns_and_logs_out_in_chromium() {
             .click()
             .await
             .expect("click");
-        wait_for(&browser, ".flash-success").await;
-        assert!(page_has(&browser, "Welcome, Genly Ai.").await);
+        wait_for_text(&browser, "Welcome, Genly Ai.").await;
 
         // Search.
         wait_for(&browser, "#home-q")
@@ -173,7 +181,7 @@ async fn a_reader_logs_in_searches_borrows_returns_and_logs_out_in_chromium() {
             .click()
             .await
             .expect("click");
-        wait_for(&browser, ".book-card").await;
+        wait_for_text(&browser, "1 book matches your search").await;
         assert!(page_has(&browser, "The Left Hand of Darkness").await);
         assert!(!page_has(&browser, "Dune").await);
         snap(&browser, "03-search-results").await;
@@ -186,8 +194,7 @@ async fn a_reader_logs_in_searches_borrows_returns_and_logs_out_in_chromium() {
             .click()
             .await
             .expect("click");
-        wait_for(&browser, "#borrow").await;
-        assert!(page_has(&browser, "1 of 1 copies available").await);
+        wait_for_text(&browser, "1 of 1 copies available").await;
         snap(&browser, "04-book").await;
         browser
             .find(Locator::Id("borrow"))
@@ -196,8 +203,7 @@ async fn a_reader_logs_in_searches_borrows_returns_and_logs_out_in_chromium() {
             .click()
             .await
             .expect("click");
-        wait_for(&browser, "table.loans").await;
-        assert!(page_has(&browser, "Borrowed. Please return it by").await);
+        wait_for_text(&browser, "Borrowed. Please return it by").await;
         assert!(page_has(&browser, "The Left Hand of Darkness").await);
         snap(&browser, "05-my-loans").await;
         assert_eq!(stack.copies_available(book).await, 0);
@@ -210,8 +216,7 @@ async fn a_reader_logs_in_searches_borrows_returns_and_logs_out_in_chromium() {
             .click()
             .await
             .expect("click");
-        wait_for(&browser, ".flash-success").await;
-        assert!(page_has(&browser, "Returned. Thank you!").await);
+        wait_for_text(&browser, "Returned. Thank you!").await;
         snap(&browser, "06-returned").await;
         assert_eq!(stack.copies_available(book).await, 1);
 
@@ -223,10 +228,38 @@ async fn a_reader_logs_in_searches_borrows_returns_and_logs_out_in_chromium() {
             .click()
             .await
             .expect("click");
-        wait_for(&browser, ".flash-info").await;
-        assert!(page_has(&browser, "You are logged out.").await);
+        wait_for_text(&browser, "You are logged out.").await;
         assert!(!page_has(&browser, "Genly Ai").await);
         snap(&browser, "07-logged-out").await;
+
+        // A librarian's reports: the server-drawn SVG charts, for people to look at.
+        browser
+            .goto(&format!("{}/login?next=/librarian/reports", stack.web))
+            .await
+            .expect("login page");
+        wait_for(&browser, "#email")
+            .await
+            .send_keys(ADMIN_EMAIL)
+            .await
+            .expect("type");
+        browser
+            .find(Locator::Id("password"))
+            .await
+            .expect("password")
+            .send_keys(ADMIN_PASSWORD)
+            .await
+            .expect("type");
+        browser
+            .find(Locator::Css("main form button[type=submit]"))
+            .await
+            .expect("the Log in button")
+            .click()
+            .await
+            .expect("click");
+        wait_for_text(&browser, "Most borrowed books</h2>").await;
+        wait_for(&browser, "figure.chart svg").await;
+        assert!(page_has(&browser, "The Left Hand of Darkness").await);
+        snap(&browser, "08-librarian-reports").await;
     };
     // Close the browser whatever happened (a failed assertion included), then report.
     let outcome = tokio::time::timeout(

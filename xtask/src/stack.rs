@@ -70,6 +70,8 @@ impl Ports {
 #[derive(Debug, Clone)]
 pub struct StackConfig {
     pub dir: PathBuf,
+    /// Where `biblio-api` and `biblio-web` are (`target/release`, or `target/debug` for tests).
+    pub binaries: PathBuf,
     pub ports: Ports,
     pub database_url: String,
     pub cache_prefix: String,
@@ -84,6 +86,7 @@ impl StackConfig {
     pub fn standard() -> Self {
         Self {
             dir: root().join(".stack"),
+            binaries: root().join("target/release"),
             ports: Ports::standard(),
             database_url: "mysql://root@127.0.0.1:3306/biblio".into(),
             cache_prefix: "biblio".into(),
@@ -165,7 +168,7 @@ impl Stack {
 
     fn seed(&self) -> anyhow::Result<()> {
         eprintln!("migrating and seeding (only if the catalogue is empty)");
-        let status = Command::new(root().join("target/release/biblio-api"))
+        let status = Command::new(self.config.binaries.join("biblio-api"))
             .args(["seed", "--if-empty"])
             .env("BIBLIO_DATABASE_URL", &self.config.database_url)
             .env("RUST_LOG", "warn")
@@ -181,7 +184,7 @@ impl Stack {
         let c = &self.config;
         let p = &c.ports;
         let dir = &c.dir;
-        let release = root().join("target/release");
+        let release = &c.binaries;
         let api = |replica: usize| Process {
             name: ["biblio-api-1", "biblio-api-2"][replica],
             program: release.join("biblio-api"),

@@ -354,7 +354,7 @@ async fn timed(request: reqwest::RequestBuilder) -> (u16, Duration) {
 }
 
 /// A small, fast, deterministic generator per client.
-pub struct Rng(u64);
+pub struct Rng(pub u64);
 
 impl Rng {
     pub fn below(&mut self, n: u64) -> u64 {

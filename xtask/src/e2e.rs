@@ -72,7 +72,7 @@ pub fn run() -> anyhow::Result<(u64, u64)> {
             .timeout(Duration::from_secs(10))
             .build()?,
     };
-    let tests: [(&str, Test); 5] = [
+    let tests: [(&str, Test); 6] = [
         ("InstanceDown reaches the sink and resolves", |e| {
             Box::pin(e.instance_down_alert())
         }),
@@ -85,6 +85,10 @@ pub fn run() -> anyhow::Result<(u64, u64)> {
         ("a replica killed under siege costs no request", |e| {
             Box::pin(e.killed_replica_under_siege())
         }),
+        (
+            "the lab load scenario runs through nginx and its report is written",
+            |e| Box::pin(e.load_smoke()),
+        ),
         (
             "every dashboard panel on app and nginx metrics has data",
             |e| Box::pin(e.dashboards_have_data()),
@@ -441,6 +445,53 @@ impl E2e<'_> {
         Ok(())
     }
 
+    async fn load_smoke(&self) -> anyhow::Result<()> {
+        let c = &self.stack.config;
+        let args = crate::load::LoadArgs {
+            scenario: crate::load::Scenario::Lab,
+            users: Some(10),
+            seconds: Some(4),
+            max_users: 10,
+            target: c.nginx_url(),
+            prometheus: c.prometheus_url(),
+            stack_dir: c.dir.clone(),
+            scrape_wait: 2,
+            out: Some(c.dir.join("load-lab")),
+        };
+        // The load runner has its own runtime: run it on a thread of its own.
+        let (out, steps) = tokio::task::spawn_blocking(move || {
+            std::thread::spawn(move || crate::load::run_steps(&args))
+                .join()
+                .map_err(|_| anyhow::anyhow!("the load runner panicked"))?
+        })
+        .await??;
+        let step = steps.first().context("one step")?;
+        let report = fs::read_to_string(out.join("report.md"))?;
+        println!(
+            "    lab smoke: {} transactions, {} failed, routes seen by Prometheus: {}",
+            step.transactions(),
+            step.failed(),
+            step.routes.len()
+        );
+        ensure!(step.transactions() > 0.0, "siege ran: {}", step.siege);
+        ensure!(
+            step.failed() == 0.0,
+            "no failed transaction: {}",
+            step.siege
+        );
+        ensure!(
+            step.routes
+                .contains_key(&("biblio-api".to_owned(), "/api/v1/loans".to_owned())),
+            "Prometheus figures parsed: {:?}",
+            step.routes.keys()
+        );
+        ensure!(
+            report.contains("`/api/v1/reports/top-books`") && report.contains("## 10 users"),
+            "the report has its tables:\n{report}"
+        );
+        Ok(())
+    }
+
     async fn dashboards_have_data(&self) -> anyhow::Result<()> {
         // Traffic of every kind the dashboards show: pages, searches, loans, reports, a 404.
         let token = self.librarian_token().await?;
@@ -565,7 +616,7 @@ fn grafana_to_promql(expr: &str) -> String {
 }
 
 /// `text` percent-encoded for a URL query value.
-fn percent_encode(text: &str) -> String {
+pub fn percent_encode(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {

@@ -10,6 +10,7 @@
 mod bench;
 mod bench_web;
 mod e2e;
+mod load;
 mod stack;
 mod system;
 mod test;
@@ -33,6 +34,8 @@ enum Command {
     Up,
     /// Stop exactly what `up` started.
     Down,
+    /// A siege scenario through nginx (lab, browse, mixed, ramp), with a report in target/load/.
+    Load(load::LoadArgs),
     /// Measure: seed time and API latency/throughput at 50 concurrent clients.
     Bench(bench::BenchArgs),
     /// Measure the web front: catalogue page latency (p50/p90/p99) and throughput at 50 connections.
@@ -51,6 +54,7 @@ fn main() -> anyhow::Result<()> {
         Command::Up => stack::up(),
         Command::Down => stack::down(),
         Command::Bench(args) => bench::run(&args),
+        Command::Load(args) => load::run(&args).map(|_| ()),
         Command::BenchWeb => bench_web::run(),
     }
 }

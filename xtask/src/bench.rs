@@ -170,13 +170,13 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
 
 /// What the OTLP sink received: export requests and bytes.
 #[derive(Clone, Default)]
-struct Received(
+pub struct Received(
     Arc<std::sync::atomic::AtomicU64>,
     Arc<std::sync::atomic::AtomicU64>,
 );
 
 impl Received {
-    fn snapshot(&self) -> (u64, u64) {
+    pub fn snapshot(&self) -> (u64, u64) {
         use std::sync::atomic::Ordering::Relaxed;
         (self.0.load(Relaxed), self.1.load(Relaxed))
     }
@@ -184,7 +184,7 @@ impl Received {
 
 /// A minimal OTLP/HTTP endpoint: accepts every export with 200 and counts it, which is all an
 /// exporter needs to see success. Decoding is the collector's cost, not the app's.
-async fn otlp_sink() -> anyhow::Result<(std::net::SocketAddr, Received)> {
+pub async fn otlp_sink() -> anyhow::Result<(std::net::SocketAddr, Received)> {
     let received = Received::default();
     let counter = received.clone();
     let accept = move |body: axum::body::Bytes| {

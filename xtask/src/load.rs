@@ -8,7 +8,10 @@
 //!   detail;
 //! - `mixed`: a library's day — mostly reads (book detail, search, reports), some loans;
 //! - `ramp`: `mixed` at 50, 100, 200, 400, … users up to `--max-users` (10,000), stopping once
-//!   more than 1 % of requests fail or the p99 passes 1 s, to find the failure point.
+//!   more than 1 % of requests fail or the p99 passes 1 s, to find the failure point;
+//! - `compare`: the lab's comparisons, `lab` run four times back to back on the native stack —
+//!   as deployed; with reports computed from MySQL (`BIBLIO_CACHE=off`); with one API replica;
+//!   with telemetry export on (100 % sampled, to an OTLP sink inside the runner) — and the ratios.
 //!
 //! Each run writes `target/load/<scenario>-<time>/`: `report.md` (machine, commit, settings,
 //! siege's figures, and Prometheus' for the same window: per-route p50/p99 and statuses, 5xx
@@ -34,6 +37,7 @@ pub enum Scenario {
     Browse,
     Mixed,
     Ramp,
+    Compare,
 }
 
 impl Scenario {
@@ -43,6 +47,7 @@ impl Scenario {
             Scenario::Browse => "browse",
             Scenario::Mixed => "mixed",
             Scenario::Ramp => "ramp",
+            Scenario::Compare => "compare",
         }
     }
 }
@@ -78,6 +83,8 @@ pub struct LoadArgs {
 /// What one siege run measured, with Prometheus' view of the same window.
 #[derive(Debug, Default)]
 pub struct Step {
+    /// What was run (for `compare`).
+    pub label: String,
     pub users: usize,
     pub siege: Value,
     pub seconds: f64,
@@ -168,10 +175,10 @@ pub fn run_steps(args: &LoadArgs) -> anyhow::Result<(PathBuf, Vec<Step>)> {
         .build()?;
     let token = runtime.block_on(librarian_token(&args.target))?;
     let urls = out.join("urls.txt");
-    let scenario = if args.scenario == Scenario::Ramp {
-        Scenario::Mixed
-    } else {
-        args.scenario
+    let scenario = match args.scenario {
+        Scenario::Ramp => Scenario::Mixed,
+        Scenario::Compare => Scenario::Lab,
+        other => other,
     };
     fs::write(&urls, url_file(scenario, &args.target))?;
 
@@ -195,6 +202,58 @@ pub fn run_steps(args: &LoadArgs) -> anyhow::Result<(PathBuf, Vec<Step>)> {
                 }
                 users = (users * 2).min(args.max_users);
             }
+        }
+        Scenario::Compare => {
+            let users = args.users.unwrap_or(150);
+            let seconds = args.seconds.unwrap_or(30);
+            let stack = crate::stack::Stack::new(crate::stack::StackConfig::standard());
+            let (sink, _) = runtime.block_on(crate::bench::otlp_sink())?;
+            let otel = vec![
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{sink}")),
+                ("OTEL_TRACES_SAMPLER", "always_on".to_owned()),
+            ];
+            let no_cache = vec![("BIBLIO_CACHE", "off".to_owned())];
+            let restart = |extra: &[(&str, String)]| -> anyhow::Result<()> {
+                for name in ["biblio-api-1", "biblio-api-2"] {
+                    stack.stop_one(name, false)?;
+                    stack.start_one_with(name, extra)?;
+                }
+                // Past nginx's `fail_timeout` for the refused connections of the restart.
+                std::thread::sleep(Duration::from_secs(2));
+                Ok(())
+            };
+            type Prepare<'a> = Box<dyn Fn() -> anyhow::Result<()> + 'a>;
+            let configurations: [(&str, Prepare); 4] = [
+                (
+                    "as deployed: 2 replicas, Redis cache, no export",
+                    Box::new(|| restart(&[])),
+                ),
+                (
+                    "reports from MySQL (BIBLIO_CACHE=off)",
+                    Box::new(|| restart(&no_cache)),
+                ),
+                (
+                    "one API replica",
+                    Box::new(|| {
+                        restart(&[])?;
+                        stack.stop_one("biblio-api-2", false)
+                    }),
+                ),
+                (
+                    "telemetry export on (100 % sampled)",
+                    Box::new(|| restart(&otel)),
+                ),
+            ];
+            for (label, prepare) in configurations {
+                println!("  {label}");
+                prepare()?;
+                let mut step =
+                    runtime.block_on(measure(args, &out, &urls, &token, users, seconds))?;
+                step.label = label.to_owned();
+                steps.push(step);
+            }
+            // Back as deployed.
+            restart(&[])?;
         }
         scenario => {
             let users = args
@@ -251,7 +310,7 @@ fn url_file(scenario: Scenario, target: &str) -> String {
     for i in 0..4000 {
         let line = match scenario {
             // The lab: half loans, half reports.
-            Scenario::Lab => match i % 4 {
+            Scenario::Lab | Scenario::Compare => match i % 4 {
                 0 | 1 => loan(&mut rng),
                 2 => format!("{target}/api/v1/reports/top-books"),
                 _ => format!("{target}/api/v1/reports/top-members"),
@@ -603,12 +662,15 @@ fn report(args: &LoadArgs, steps: &[Step]) -> String {
             s.p99() * 1000.0
         );
     }
+    if args.scenario == Scenario::Compare {
+        let _ = writeln!(md, "{}", comparison(steps));
+    }
     if args.scenario == Scenario::Ramp {
         let _ = writeln!(md, "\n![throughput](throughput.svg)\n\n![p99](p99.svg)\n");
         let _ = writeln!(md, "{}\n", ramp_verdict(steps));
     }
     for s in steps {
-        let _ = writeln!(md, "\n## {} users\n", s.users);
+        let _ = writeln!(md, "\n## {} users {}\n", s.users, s.label);
         let _ = writeln!(
             md,
             "Per-route figures from Prometheus over the run (`increase` and `histogram_quantile` of the services' own histograms; counts are extrapolated at the window's edges, a few % high).\n"
@@ -664,6 +726,39 @@ fn report(args: &LoadArgs, steps: &[Step]) -> String {
         if !s.siege_errors.is_empty() {
             let _ = writeln!(md, "\nsiege's errors: {}", s.siege_errors);
         }
+    }
+    md
+}
+
+/// The comparison table of `compare`: each configuration against the first, as ratios.
+fn comparison(steps: &[Step]) -> String {
+    let Some(base) = steps.first() else {
+        return String::new();
+    };
+    let rate = |s: &Step| s.siege["transaction_rate"].as_f64().unwrap_or(0.0);
+    let route_p99 = |s: &Step, route: &str| {
+        s.routes
+            .get(&("biblio-api".to_owned(), route.to_owned()))
+            .and_then(|r| r.p99)
+    };
+    let mut md = String::from(
+        "\n| configuration | trans/s | × as deployed | top-books p99 ms | loans p99 ms | failed |\n|---|---:|---:|---:|---:|---:|\n",
+    );
+    for s in steps {
+        let ratio = if rate(base) > 0.0 {
+            rate(s) / rate(base)
+        } else {
+            0.0
+        };
+        let _ = writeln!(
+            md,
+            "| {} | {:.1} | {ratio:.2} | {} | {} | {:.0} |",
+            s.label,
+            rate(s),
+            ms(route_p99(s, "/api/v1/reports/top-books")),
+            ms(route_p99(s, "/api/v1/loans")),
+            s.failed()
+        );
     }
     md
 }

@@ -34,7 +34,7 @@ enum Command {
     Up,
     /// Stop exactly what `up` started.
     Down,
-    /// A siege scenario through nginx (lab, browse, mixed, ramp), with a report in target/load/.
+    /// A siege scenario through nginx (lab, browse, mixed, ramp, compare), with a report in target/load/.
     Load(load::LoadArgs),
     /// Measure: seed time and API latency/throughput at 50 concurrent clients.
     Bench(bench::BenchArgs),

@@ -334,6 +334,11 @@ impl Stack {
     /// Starts one process (unless the one recorded under its name runs) and waits until it
     /// listens.
     pub fn start_one(&self, name: &str) -> anyhow::Result<()> {
+        self.start_one_with(name, &[])
+    }
+
+    /// [`Stack::start_one`] with variables added to (or overriding) the process's environment.
+    pub fn start_one_with(&self, name: &str, extra: &[(&str, String)]) -> anyhow::Result<()> {
         let process = self.process(name)?;
         let pid_file = self.pid_file(process.name);
         if let Some(pid) = recorded_pid(&pid_file)
@@ -359,6 +364,7 @@ impl Stack {
             .args(&process.args)
             .envs(process.env.iter().map(|(k, v)| (*k, v.as_str())))
             .env("RUST_LOG", "info")
+            .envs(extra.iter().map(|(k, v)| (*k, v.as_str())))
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)

@@ -173,18 +173,7 @@ impl E2e<'_> {
     }
 
     async fn librarian_token(&self) -> anyhow::Result<String> {
-        let login: Value = self
-            .client
-            .post(self.nginx("/api/v1/auth/login"))
-            .json(&json!({"email": "librarian@biblio.example", "password": "biblio-seed-password"}))
-            .send()
-            .await?
-            .json()
-            .await?;
-        login["token"]
-            .as_str()
-            .map(str::to_owned)
-            .context("librarian login")
+        crate::load::librarian_token(&self.stack.config.nginx_url()).await
     }
 
     /// Waits for the sink to record `alertname` with `status` (firing/resolved) and the labels
@@ -452,6 +441,7 @@ impl E2e<'_> {
             users: Some(10),
             seconds: Some(4),
             max_users: 10,
+            p99_limit: 1.0,
             target: c.nginx_url(),
             prometheus: c.prometheus_url(),
             stack_dir: c.dir.clone(),

@@ -16,57 +16,8 @@ pub const ADMIN_EMAIL: &str = "admin@biblio.test";
 pub const ADMIN_PASSWORD: &str = "admin password for tests";
 const TOKEN_SECRET: &str = "integration-test-secret-at-least-32-chars";
 
-/// The server's MySQL, without a database: `BIBLIO_TEST_MYSQL_URL` or the local default.
-fn server_url() -> String {
-    std::env::var("BIBLIO_TEST_MYSQL_URL")
-        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".to_owned())
-}
-
-/// A database that exists for one test and is dropped when the test ends, pass or fail.
-pub struct TestDatabase {
-    pub name: String,
-}
-
-impl TestDatabase {
-    pub fn new() -> Self {
-        Self {
-            name: format!("biblio_test_{}", uuid::Uuid::new_v4().simple()),
-        }
-    }
-
-    pub fn url(&self) -> String {
-        format!("{}/{}", server_url(), self.name)
-    }
-}
-
-impl Drop for TestDatabase {
-    fn drop(&mut self) {
-        // Drop runs inside the test's runtime, which cannot be blocked on: use a thread of its own.
-        let name = self.name.clone();
-        let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .ok()?;
-            runtime.block_on(async {
-                let pool = MySqlPool::connect(&format!("{}/information_schema", server_url()))
-                    .await
-                    .ok()?;
-                let sql = format!("DROP DATABASE IF EXISTS `{name}`");
-                sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-                    .execute(&pool)
-                    .await
-                    .ok()?;
-                pool.close().await;
-                Some(())
-            })
-        })
-        .join();
-        if !matches!(dropped, Ok(Some(()))) {
-            eprintln!("could not drop test database {}", self.name);
-        }
-    }
-}
+/// Each test's own database, dropped when the test ends: shared with the web's tests.
+pub use test_support::database::TestDatabase;
 
 pub struct TestApp {
     pub address: String,

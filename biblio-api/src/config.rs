@@ -25,6 +25,9 @@ pub struct Settings {
     pub admin: Option<(Email, Password)>,
     pub report_refresh: Duration,
     pub redis: RedisSettings,
+    /// Most `/api/` requests served at once; past it a request gets 503 at once
+    /// (`BIBLIO_MAX_IN_FLIGHT`).
+    pub max_in_flight: usize,
     /// `BIBLIO_FAULT_INJECTION=on` enables `/api/v1/admin/faults` (librarians only).
     pub fault_injection: bool,
     /// `BIBLIO_CACHE=off` turns the Redis cache off (every read from MySQL), for comparisons.
@@ -188,6 +191,14 @@ impl Settings {
                 ));
             }
         };
+        let max_in_flight = config::parse_or(env, "BIBLIO_MAX_IN_FLIGHT", 1_024usize)?;
+        if !(1..=100_000).contains(&max_in_flight) {
+            return Err(ConfigError::invalid(
+                "BIBLIO_MAX_IN_FLIGHT",
+                max_in_flight,
+                "must be between 1 and 100000",
+            ));
+        }
         let book_ttl = config::parse_or(env, "BIBLIO_BOOK_CACHE_TTL_SECS", 60u64)?;
         if !(1..=86_400).contains(&book_ttl) {
             return Err(ConfigError::invalid(
@@ -215,6 +226,7 @@ impl Settings {
             },
             cache,
             fault_injection,
+            max_in_flight,
             book_cache_ttl: Duration::from_secs(book_ttl),
         })
     }

@@ -47,6 +47,10 @@ pub enum Error {
     /// 503 with `Retry-After`: a dependency (MySQL, the pool) cannot serve now.
     #[error("service unavailable")]
     Unavailable(#[source] anyhow::Error),
+    /// 503 with `Retry-After`: this replica already serves as many requests as it may
+    /// (`BIBLIO_MAX_IN_FLIGHT`); refused at once rather than queued.
+    #[error("overloaded")]
+    Overloaded,
     /// 500: a bug or an unexpected failure.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
@@ -76,7 +80,7 @@ impl Error {
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Conflict { .. } => StatusCode::CONFLICT,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -113,6 +117,11 @@ impl Error {
                 "a dependency is unavailable; retry shortly".to_owned(),
                 None,
             ),
+            Self::Overloaded => (
+                "overloaded",
+                "the server is busy; retry shortly".to_owned(),
+                None,
+            ),
             Self::Internal(_) => ("internal", "internal error".to_owned(), None),
         };
         ErrorDetail {
@@ -145,7 +154,7 @@ impl IntoResponse for Error {
         let status = self.status();
         let mut response = (status, axum::Json(ErrorBody { error: self.body() })).into_response();
         match self {
-            Self::Unavailable(_) => {
+            Self::Unavailable(_) | Self::Overloaded => {
                 response.headers_mut().insert(
                     header::RETRY_AFTER,
                     HeaderValue::from_static(RETRY_AFTER_SECS),

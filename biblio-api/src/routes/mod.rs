@@ -38,6 +38,8 @@ pub struct AppState {
     pub members: MemberDirectory,
     pub loans: LoanService,
     pub reports: Reports,
+    /// Places for `/api/` requests in flight (`BIBLIO_MAX_IN_FLIGHT`).
+    pub in_flight: std::sync::Arc<tokio::sync::Semaphore>,
     /// Injected faults (`BIBLIO_FAULT_INJECTION=on` only; see [`crate::faults`]).
     pub faults: Option<crate::faults::Faults>,
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
@@ -58,6 +60,7 @@ impl AppState {
             members: MemberDirectory::new(db.clone(), tokens.clone()),
             loans: LoanService::new(db.clone(), books),
             reports: Reports::new(db.clone(), redis.clone(), settings.report_refresh),
+            in_flight: std::sync::Arc::new(tokio::sync::Semaphore::new(settings.max_in_flight)),
             faults: settings
                 .fault_injection
                 .then(crate::faults::Faults::default),
@@ -158,8 +161,32 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { Error::NotFound("no such route".into()) })
         .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })
         .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
+        // Inside `observe`, so refused requests are counted (status 503) like any other.
+        .layer(axum::middleware::from_fn_with_state(
+            state.in_flight.clone(),
+            shed_overload,
+        ))
         .layer(axum::middleware::from_fn(common::http::observe))
         .with_state(state)
+}
+
+/// Serves at most `BIBLIO_MAX_IN_FLIGHT` `/api/` requests at once; the next ones get 503 with
+/// `Retry-After` at once instead of queueing (memory and latency stay bounded, and nginx or the
+/// client can go elsewhere). Probes and `/metrics` are never refused, so an overloaded replica
+/// stays observable.
+async fn shed_overload(
+    axum::extract::State(in_flight): axum::extract::State<std::sync::Arc<tokio::sync::Semaphore>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if !request.uri().path().starts_with("/api/") {
+        return next.run(request).await;
+    }
+    match in_flight.try_acquire_owned() {
+        Ok(_permit) => next.run(request).await,
+        Err(_) => Error::Overloaded.into_response(),
+    }
 }
 
 /// One page of a listing.

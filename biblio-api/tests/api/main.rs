@@ -9,6 +9,7 @@ mod helpers;
 mod loans;
 mod members;
 mod otlp;
+mod overload;
 mod reports;
 mod schema;
 mod telemetry;

@@ -42,17 +42,7 @@ impl Settings {
     }
 
     pub fn from_source(env: &dyn Source) -> Result<Self, ConfigError> {
-        let production = match config::string_or(env, "BIBLIO_ENV", "development").as_str() {
-            "production" => true,
-            "development" | "test" => false,
-            other => {
-                return Err(ConfigError::invalid(
-                    "BIBLIO_ENV",
-                    other,
-                    "expected development, test or production",
-                ));
-            }
-        };
+        let production = config::production(env)?;
         let bind = config::parse_or(env, "BIBLIO_BIND", SocketAddr::from(([127, 0, 0, 1], 8082)))?;
         let database_url = config::string_or(
             env,
@@ -168,29 +158,8 @@ impl Settings {
                 "must be between 5 and 5000",
             ));
         }
-        let cache = match config::string_or(env, "BIBLIO_CACHE", "on").as_str() {
-            "on" => true,
-            "off" => false,
-            other => {
-                return Err(ConfigError::invalid(
-                    "BIBLIO_CACHE",
-                    other,
-                    "expected on or off",
-                ));
-            }
-        };
-        let fault_injection = match config::string_or(env, "BIBLIO_FAULT_INJECTION", "off").as_str()
-        {
-            "on" => true,
-            "off" => false,
-            other => {
-                return Err(ConfigError::invalid(
-                    "BIBLIO_FAULT_INJECTION",
-                    other,
-                    "expected on or off",
-                ));
-            }
-        };
+        let cache = config::flag_or(env, "BIBLIO_CACHE", true)?;
+        let fault_injection = config::flag_or(env, "BIBLIO_FAULT_INJECTION", false)?;
         let max_in_flight = config::parse_or(env, "BIBLIO_MAX_IN_FLIGHT", 1_024usize)?;
         if !(1..=100_000).contains(&max_in_flight) {
             return Err(ConfigError::invalid(

@@ -30,17 +30,7 @@ impl Settings {
     }
 
     pub fn from_source(env: &dyn Source) -> Result<Self, ConfigError> {
-        let production = match config::string_or(env, "BIBLIO_ENV", "development").as_str() {
-            "production" => true,
-            "development" | "test" => false,
-            other => {
-                return Err(ConfigError::invalid(
-                    "BIBLIO_ENV",
-                    other,
-                    "expected development, test or production",
-                ));
-            }
-        };
+        let production = config::production(env)?;
         let bind = config::parse_or(env, "BIBLIO_BIND", SocketAddr::from(([127, 0, 0, 1], 8081)))?;
         let api_url = config::string_or(env, "BIBLIO_API_URL", "http://127.0.0.1:8082");
         if !api_url.starts_with("http://") {

@@ -73,6 +73,20 @@ where
 }
 
 /// A boolean setting: `1/true/yes/on` or `0/false/no/off`.
+/// `BIBLIO_ENV`: whether the process runs in production (`production`), or on a developer's or
+/// test machine (`development`, the default, or `test`).
+pub fn production(source: &dyn Source) -> Result<bool, ConfigError> {
+    match string_or(source, "BIBLIO_ENV", "development").as_str() {
+        "production" => Ok(true),
+        "development" | "test" => Ok(false),
+        other => Err(ConfigError::invalid(
+            "BIBLIO_ENV",
+            other,
+            "expected development, test or production",
+        )),
+    }
+}
+
 pub fn flag_or(
     source: &dyn Source,
     name: &'static str,

@@ -107,6 +107,14 @@ impl ReportKind for OverdueLoan {
     }
 }
 
+/// The first `limit` rows of a report (copying only those: the stored one has 100).
+fn first_rows<T: Clone>(report: &Report<T>, limit: u32) -> Report<T> {
+    Report {
+        generated_at: report.generated_at,
+        items: report.items.iter().take(limit as usize).cloned().collect(),
+    }
+}
+
 /// A report as served, and where it came from.
 pub struct Served<T> {
     pub report: Report<T>,
@@ -174,10 +182,8 @@ impl Reports {
         if !self.inner.store.redis().is_enabled() {
             // BIBLIO_CACHE=off: the lab's starting point, computed from MySQL every time.
             let (report, _) = self.compute::<T>().await?;
-            let mut report = Report::clone(&report);
-            report.items.truncate(limit as usize);
             return Ok(Served {
-                report,
+                report: first_rows(&report, limit),
                 outcome: Outcome::Miss,
             });
         }
@@ -193,8 +199,7 @@ impl Reports {
             },
         };
         outcome.record(CACHE);
-        let mut report = Report::clone(&report);
-        report.items.truncate(limit as usize);
+        let report = first_rows(&report, limit);
         metrics::gauge!("report_age_seconds", "report" => T::NAME)
             .set((Utc::now() - report.generated_at).num_milliseconds() as f64 / 1000.0);
         Ok(Served { report, outcome })

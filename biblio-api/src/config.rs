@@ -34,6 +34,8 @@ pub struct Settings {
     pub cache: bool,
     /// How long a book stays in the shared cache (it is invalidated on every write anyway).
     pub book_cache_ttl: Duration,
+    /// Drain and in-flight deadline on SIGTERM (`BIBLIO_SHUTDOWN_*`).
+    pub shutdown: common::shutdown::ShutdownSettings,
 }
 
 impl Settings {
@@ -197,6 +199,7 @@ impl Settings {
             fault_injection,
             max_in_flight,
             book_cache_ttl: Duration::from_secs(book_ttl),
+            shutdown: common::shutdown::ShutdownSettings::from_source(env)?,
         })
     }
 }

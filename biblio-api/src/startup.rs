@@ -16,6 +16,7 @@ pub struct Application {
     listener: TcpListener,
     router: axum::Router,
     state: AppState,
+    shutdown: common::shutdown::ShutdownSettings,
 }
 
 impl Application {
@@ -50,6 +51,7 @@ impl Application {
             router: routes::router(state.clone()),
             listener,
             state,
+            shutdown: settings.shutdown,
         })
     }
 
@@ -61,17 +63,23 @@ impl Application {
         &self.state
     }
 
-    /// Serves until `shutdown` resolves, then finishes in-flight requests and closes the pool.
+    /// Serves until `shutdown` resolves, then drains, finishes in-flight requests (see
+    /// [`common::shutdown`]) and closes the pool.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         tracing::info!(address = %self.listener.local_addr()?, "biblio-api listening");
         let refresher = self.state.reports.spawn_refresher();
-        let served = axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .context("server error");
+        let served = common::shutdown::serve(
+            self.listener,
+            self.router,
+            shutdown,
+            self.state.draining.clone(),
+            self.shutdown,
+        )
+        .await
+        .context("server error");
         refresher.abort();
         served?;
         self.state.db.pool().close().await;

@@ -22,6 +22,8 @@ pub struct Settings {
     pub session_key: Secret,
     /// Whether the session cookie is `Secure` (HTTPS only). On in production by default.
     pub cookie_secure: bool,
+    /// Drain and in-flight deadline on SIGTERM (`BIBLIO_SHUTDOWN_*`).
+    pub shutdown: common::shutdown::ShutdownSettings,
 }
 
 impl Settings {
@@ -82,6 +84,7 @@ impl Settings {
             api_max_connections,
             session_key,
             cookie_secure,
+            shutdown: common::shutdown::ShutdownSettings::from_source(env)?,
         })
     }
 }

@@ -16,6 +16,8 @@ use crate::session::{Revoked, SessionKey};
 pub struct Application {
     listener: TcpListener,
     router: axum::Router,
+    draining: common::shutdown::Draining,
+    shutdown: common::shutdown::ShutdownSettings,
 }
 
 impl Application {
@@ -36,6 +38,7 @@ impl Application {
             api,
             sessions: SessionKey::derive(settings.session_key.expose()),
             revoked: Revoked::default(),
+            draining: common::shutdown::Draining::default(),
             cookie_secure: settings.cookie_secure,
             metrics: common::metrics::install(),
         };
@@ -43,8 +46,10 @@ impl Application {
             .await
             .with_context(|| format!("cannot listen on BIBLIO_BIND={}", settings.bind))?;
         Ok(Self {
+            draining: state.draining.clone(),
             router: routes::router(state),
             listener,
+            shutdown: settings.shutdown,
         })
     }
 
@@ -52,15 +57,21 @@ impl Application {
         self.listener.local_addr()
     }
 
-    /// Serves until `shutdown` resolves, then finishes in-flight requests.
+    /// Serves until `shutdown` resolves, then drains and finishes in-flight requests (see
+    /// [`common::shutdown`]).
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         tracing::info!(address = %self.listener.local_addr()?, "biblio-web listening");
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .context("server error")
+        common::shutdown::serve(
+            self.listener,
+            self.router,
+            shutdown,
+            self.draining,
+            self.shutdown,
+        )
+        .await
+        .context("server error")
     }
 }

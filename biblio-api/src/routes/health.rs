@@ -64,11 +64,24 @@ async fn healthz() -> Json<Health> {
     Json(Health { status: "ok" })
 }
 
-/// Readiness: MySQL answers within a second. Redis is reported, not required.
+/// Readiness: MySQL answers within a second and the process is not shutting down. Redis is
+/// reported, not required.
 #[utoipa::path(get, path = "/readyz", tag = "health", responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
 async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
     let (mysql, redis) = tokio::join!(mysql_answers(state.db.pool()), state.redis.ping());
     let redis = if redis { "up" } else { "down" };
+    let mysql_state = if mysql { "up" } else { "down" };
+    if state.draining.is_draining() {
+        // Shutting down: still serving, but no longer taking new work.
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(Readiness {
+                status: "draining",
+                mysql: mysql_state,
+                redis,
+            }),
+        );
+    }
     if mysql {
         (
             StatusCode::OK,

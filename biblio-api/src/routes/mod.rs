@@ -43,6 +43,8 @@ pub struct AppState {
     /// Injected faults (`BIBLIO_FAULT_INJECTION=on` only; see [`crate::faults`]).
     pub faults: Option<crate::faults::Faults>,
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
+    /// Set on SIGTERM: readiness answers 503 and connections close after each answer.
+    pub draining: common::shutdown::Draining,
 }
 
 impl AppState {
@@ -68,6 +70,7 @@ impl AppState {
             metrics,
             tokens,
             db,
+            draining: common::shutdown::Draining::default(),
         }
     }
 }
@@ -127,7 +130,7 @@ impl Modify for BearerAuth {
 
 /// The whole API: every route, the OpenAPI document, JSON answers for unknown routes and methods.
 pub fn router(state: AppState) -> Router {
-    let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(auth::router())
         .merge(books::router())
         .merge(members::router())
@@ -135,6 +138,8 @@ pub fn router(state: AppState) -> Router {
         .merge(reports::router())
         .merge(health::router())
         .split_for_parts();
+    // After the merge: it documents the error answers of every route.
+    utoipa::Modify::modify(&crate::error::openapi::ErrorResponses, &mut openapi);
     let openapi = std::sync::Arc::new(openapi);
     let mut router = router
         .route(
@@ -165,6 +170,10 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.in_flight.clone(),
             shed_overload,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.draining.clone(),
+            common::shutdown::close_while_draining,
         ))
         .layer(axum::middleware::from_fn(common::http::observe))
         .with_state(state)

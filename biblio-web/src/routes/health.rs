@@ -32,8 +32,18 @@ async fn healthz() -> Json<Health> {
     Json(Health { status: "ok" })
 }
 
-/// Ready when the API answers a one-book search within the API timeout.
+/// Ready when the process is not shutting down and the API answers a one-book search within
+/// the API timeout.
 async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
+    if state.draining.is_draining() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(Readiness {
+                status: "draining",
+                api: "unknown",
+            }),
+        );
+    }
     let up = state.api.ready().await;
     metrics::gauge!("dependency_up", "dependency" => "api").set(if up { 1.0 } else { 0.0 });
     if up {

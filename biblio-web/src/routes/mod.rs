@@ -35,6 +35,8 @@ pub struct AppState {
     pub revoked: Revoked,
     pub cookie_secure: bool,
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
+    /// Set on SIGTERM: readiness answers 503 and connections close after each answer.
+    pub draining: common::shutdown::Draining,
 }
 
 /// The stylesheet, compiled into the binary and served from `/static/style.css`.
@@ -59,6 +61,10 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.clone(), pages))
         .layer(axum::middleware::from_fn(security_headers))
         .layer(axum::middleware::from_fn(forward_request_id))
+        .layer(axum::middleware::from_fn_with_state(
+            state.draining.clone(),
+            common::shutdown::close_while_draining,
+        ))
         .layer(axum::middleware::from_fn(common::http::observe))
         .with_state(state)
 }

@@ -88,3 +88,124 @@ mod tests {
         );
     }
 }
+
+/// Hostile and generated input: [`Page::parse`] accepts exactly the documented range.
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const MAX_PAGE: u32 = 1_000_000;
+
+    fn parse(page: Option<&str>, per_page: Option<&str>) -> (Option<Page>, Vec<String>) {
+        let mut p = Problems::default();
+        let parsed = Page::parse(page, per_page, &mut p);
+        let fields = match p.into_result() {
+            Ok(()) => Vec::new(),
+            Err(errors) => errors.into_iter().map(|e| e.field).collect(),
+        };
+        (parsed, fields)
+    }
+
+    /// Text that looks numeric, or nearly: signs, spaces, exponents, huge values, unicode digits.
+    fn numberish() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<i64>().prop_map(|n| n.to_string()),
+            any::<u64>().prop_map(|n| n.to_string()),
+            (0i64..200).prop_map(|n| n.to_string()),
+            "[ +\\-]{0,2}[0-9]{1,25}[ ]{0,2}",
+            "[0-9.eE+\\-x_ ,\u{660}-\u{669}\u{FF10}-\u{FF19}]{0,12}",
+            any::<String>(),
+        ]
+    }
+
+    /// Whole numbers around and inside `1..=max`, its edges included, and anywhere in `i64`.
+    fn near(max: u32) -> impl Strategy<Value = i64> {
+        let max = i64::from(max);
+        prop_oneof![
+            any::<i64>(),
+            -2..=max + 2,
+            prop::sample::select(vec![i64::MIN, -1, 0, 1, 2, max - 1, max, max + 1, i64::MAX]),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn any_text_is_parsed_without_panicking(
+            page in proptest::option::of(numberish()),
+            per_page in proptest::option::of(numberish()),
+        ) {
+            let (parsed, fields) = parse(page.as_deref(), per_page.as_deref());
+            match parsed {
+                Some(p) => {
+                    prop_assert!(fields.is_empty());
+                    prop_assert!((1..=MAX_PAGE).contains(&p.page));
+                    prop_assert!((1..=Page::MAX_PER_PAGE).contains(&p.per_page));
+                }
+                None => {
+                    prop_assert!(!fields.is_empty());
+                    prop_assert!(fields.iter().all(|f| f == "page" || f == "per_page"));
+                }
+            }
+        }
+
+        #[test]
+        fn exactly_the_documented_range_is_accepted(page in near(MAX_PAGE), per_page in near(Page::MAX_PER_PAGE)) {
+            let (parsed, fields) = parse(Some(&page.to_string()), Some(&per_page.to_string()));
+            let page_ok = (1..=i64::from(MAX_PAGE)).contains(&page);
+            let per_page_ok = (1..=i64::from(Page::MAX_PER_PAGE)).contains(&per_page);
+            let mut expected_fields = Vec::new();
+            if !page_ok {
+                expected_fields.push("page");
+            }
+            if !per_page_ok {
+                expected_fields.push("per_page");
+            }
+            prop_assert_eq!(fields, expected_fields);
+            if page_ok && per_page_ok {
+                prop_assert_eq!(
+                    parsed,
+                    Some(Page { page: page as u32, per_page: per_page as u32 })
+                );
+            } else {
+                prop_assert_eq!(parsed, None);
+            }
+        }
+
+        #[test]
+        fn values_in_range_are_accepted_with_surrounding_spaces(
+            page in 1..=MAX_PAGE,
+            per_page in 1..=Page::MAX_PER_PAGE,
+            pad in "[ \t]{0,3}",
+        ) {
+            let (raw_page, raw_per_page) = (format!("{pad}{page}{pad}"), format!("{pad}{per_page}"));
+            let (parsed, fields) = parse(Some(&raw_page), Some(&raw_per_page));
+            prop_assert!(fields.is_empty(), "{:?}", fields);
+            prop_assert_eq!(parsed, Some(Page { page, per_page }));
+        }
+
+        #[test]
+        fn blank_values_take_the_defaults(page in "[ \t]{0,4}", per_page in "[ \t]{0,4}") {
+            let (parsed, _) = parse(Some(&page), Some(&per_page));
+            prop_assert_eq!(
+                parsed,
+                Some(Page { page: 1, per_page: Page::DEFAULT_PER_PAGE })
+            );
+        }
+
+        #[test]
+        fn the_offset_of_any_accepted_page_is_exact_and_cannot_overflow(
+            page in 1..=MAX_PAGE,
+            per_page in 1..=Page::MAX_PER_PAGE,
+        ) {
+            let (parsed, _) = parse(Some(&page.to_string()), Some(&per_page.to_string()));
+            let parsed = parsed.expect("in range");
+            let expected = u64::from(page - 1).checked_mul(u64::from(per_page));
+            prop_assert_eq!(Some(parsed.offset()), expected);
+            // The last row of the page still fits the `LIMIT … OFFSET …` the storage binds.
+            prop_assert!(parsed.offset().checked_add(u64::from(per_page)).is_some());
+            prop_assert!(parsed.offset() < i64::MAX as u64);
+        }
+    }
+}

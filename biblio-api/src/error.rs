@@ -238,3 +238,139 @@ impl From<axum::extract::rejection::PathRejection> for Error {
         }
     }
 }
+
+/// How errors appear in the OpenAPI document: one shared `ErrorBody` schema, and every status
+/// an operation can really answer, so a client (or a fuzzer) never meets an undocumented one.
+pub mod openapi {
+    use utoipa::openapi::header::Header;
+    use utoipa::openapi::path::{Operation, ParameterIn};
+    use utoipa::openapi::{Content, Object, Ref, RefOr, Response, Type};
+    use utoipa::{Modify, PartialSchema, ToSchema};
+
+    /// The body of every 4xx and 5xx answer (serialized from [`common::error_body::ErrorBody`]).
+    #[derive(ToSchema)]
+    pub struct ErrorBody {
+        pub error: ErrorDetail,
+    }
+
+    #[derive(ToSchema)]
+    pub struct ErrorDetail {
+        /// A stable, machine-readable code (`validation_failed`, `not_found`, `no_copy_available`, …).
+        #[schema(example = "not_found")]
+        pub code: String,
+        /// A sentence for a person.
+        pub message: String,
+        /// For `validation_failed`, the list of `{"field", "message"}` problems; for some
+        /// conflicts an object (e.g. the `book_ids` without a copy); otherwise absent.
+        #[schema(nullable = false)]
+        pub details: Option<serde_json::Value>,
+    }
+
+    /// Adds the `ErrorBody` schema, the error statuses every operation can answer whatever its
+    /// handler does (unreadable path, query or body; missing token; overload), and the
+    /// `ErrorBody` content to every error response a route declared without a body. Applied to
+    /// the whole document once every route is merged in.
+    pub struct ErrorResponses;
+
+    impl Modify for ErrorResponses {
+        fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+            let components = openapi.components.get_or_insert_with(Default::default);
+            let mut schemas = vec![(ErrorBody::name().into_owned(), ErrorBody::schema())];
+            ErrorBody::schemas(&mut schemas);
+            components.schemas.extend(schemas);
+            for (path, item) in openapi.paths.paths.iter_mut() {
+                let api = path.starts_with("/api/");
+                for operation in [
+                    &mut item.get,
+                    &mut item.put,
+                    &mut item.post,
+                    &mut item.delete,
+                    &mut item.patch,
+                ]
+                .into_iter()
+                .flatten()
+                {
+                    document(operation, api);
+                }
+            }
+        }
+    }
+
+    fn document(operation: &mut Operation, api: bool) {
+        let params_in = |place: ParameterIn| {
+            operation.parameters.iter().flatten().any(|p| match p {
+                RefOr::T(p) => p.parameter_in == place,
+                RefOr::Ref(_) => false,
+            })
+        };
+        let (path, query) = (params_in(ParameterIn::Path), params_in(ParameterIn::Query));
+        let body = operation.request_body.is_some();
+        let secured = operation.security.as_ref().is_some_and(|s| !s.is_empty());
+        let mut unreadable = Vec::new();
+        if path {
+            unreadable.push("an `{id}` that is not a positive whole number");
+        }
+        if query {
+            unreadable.push("a query string that cannot be read");
+        }
+        if body {
+            unreadable.push("a body that is not valid JSON");
+        }
+        let mut add = |status: &str, description: String| {
+            operation
+                .responses
+                .responses
+                .entry(status.to_owned())
+                .or_insert_with(|| RefOr::T(Response::new(description)));
+        };
+        if !unreadable.is_empty() {
+            add(
+                "400",
+                format!("unreadable request: {}", unreadable.join(", ")),
+            );
+        }
+        if secured {
+            add(
+                "401",
+                "no bearer token, or one that is invalid or expired".into(),
+            );
+        }
+        if body {
+            add("413", "a body larger than 64 KiB".into());
+            add(
+                "415",
+                "a body not sent as `Content-Type: application/json`".into(),
+            );
+            add("422", "a field of the wrong type, or a value that breaks a rule (`details` lists each field)".into());
+        }
+        if api {
+            add("503", "a dependency is down, or this replica is overloaded: retry after `Retry-After` seconds".into());
+        }
+        for (status, response) in operation.responses.responses.iter_mut() {
+            let RefOr::T(response) = response else {
+                continue;
+            };
+            if !status.starts_with(['4', '5']) || !response.content.is_empty() {
+                continue;
+            }
+            response.content.insert(
+                "application/json".into(),
+                RefOr::T(Content::new(Some(Ref::from_schema_name("ErrorBody")))),
+            );
+            let header = match status.as_str() {
+                "503" => Some((
+                    "Retry-After",
+                    "seconds to wait before retrying",
+                    Type::Integer,
+                )),
+                "401" => Some(("WWW-Authenticate", "`Bearer`", Type::String)),
+                _ => None,
+            };
+            if let Some((name, description, kind)) = header {
+                let mut header = Header::new(Object::with_type(kind));
+                header.description = Some(description.into());
+                response.headers.insert(name.into(), RefOr::T(header));
+            }
+        }
+    }
+}

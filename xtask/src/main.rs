@@ -10,6 +10,7 @@
 mod bench;
 mod bench_web;
 mod e2e;
+mod fuzz;
 mod load;
 mod stack;
 mod system;
@@ -40,6 +41,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Measure the web front: catalogue page latency (p50/p90/p99) and throughput at 50 connections.
     BenchWeb,
+    /// Fuzz the API from its OpenAPI document with schemathesis (no 500, nothing undocumented).
+    Fuzz(fuzz::FuzzArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -56,5 +59,6 @@ fn main() -> anyhow::Result<()> {
         Command::Bench(args) => bench::run(&args),
         Command::Load(args) => load::run(&args).map(|_| ()),
         Command::BenchWeb => bench_web::run(),
+        Command::Fuzz(args) => fuzz::run(&args),
     }
 }

@@ -1,0 +1,404 @@
+//! `cargo xtask fuzz`: schemathesis against a running API, driven by its OpenAPI document.
+//!
+//! Builds biblio-api, starts it on a spare port against a fresh, small database of its own
+//! (`biblio_fuzz`, dropped afterwards unless `--keep`) and its own Redis key prefix, logs in as
+//! a librarian, and lets schemathesis generate at least `--cases` requests from
+//! `/api/v1/openapi.json`, positive and negative, checking every answer: no 500, a documented
+//! status, content type and headers, a body that matches the documented schema. The totals come
+//! from schemathesis's own JSON report (`target/fuzz/report/`), not from a guess.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use serde_json::{Value, json};
+
+use crate::system::{self, root};
+
+/// The schemathesis release the command line below is written for (4.x; 3.x differs).
+const SCHEMATHESIS: &str = "4.32.5";
+
+/// The checks run on every answer (those of them this schemathesis has; see [`checks`]).
+const CHECKS: &[&str] = &[
+    "not_a_server_error",
+    "status_code_conformance",
+    "content_type_conformance",
+    "response_headers_conformance",
+    "response_schema_conformance",
+];
+
+/// The scratch database: dropped and created at the start, dropped at the end.
+const DATABASE: &str = "biblio_fuzz";
+
+/// The librarian the API creates at startup (`BIBLIO_ADMIN_*`), whose token every request carries.
+const ADMIN_EMAIL: &str = "fuzz-librarian@biblio.example";
+const ADMIN_PASSWORD: &str = "fuzz-librarian-password";
+
+/// Operations left out: logging out would revoke the token every other request carries.
+const EXCLUDED_PATHS: &[&str] = &["/api/v1/auth/logout"];
+
+#[derive(Debug, clap::Args)]
+pub struct FuzzArgs {
+    /// The least number of test cases schemathesis must generate, over all operations.
+    #[arg(long, default_value_t = 10_000)]
+    pub cases: u64,
+    /// Keep the database `biblio_fuzz` (and its Redis keys) afterwards, to look into a failure.
+    #[arg(long)]
+    pub keep: bool,
+}
+
+/// The API under test, stopped by its PID when the run ends, however it ends.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
+        let _ = self.0.wait();
+    }
+}
+
+/// The scratch database and Redis keys, removed when the run ends unless `--keep`.
+struct Scratch {
+    prefix: String,
+    keep: bool,
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if self.keep {
+            eprintln!("kept: database {DATABASE}, Redis keys {}:*", self.prefix);
+            return;
+        }
+        let _ = drop_database();
+        delete_redis_keys(&self.prefix);
+    }
+}
+
+/// What one schemathesis run reported.
+#[derive(Debug, Default)]
+struct Totals {
+    generated: u64,
+    operations: u64,
+    /// `(code and title, count)`, e.g. `("ST103 Undocumented status code", 3)`.
+    failures: Vec<(String, u64)>,
+    errors: u64,
+    exit_ok: bool,
+}
+
+pub fn run(args: &FuzzArgs) -> anyhow::Result<()> {
+    let started = Instant::now();
+    system::ensure_services()?;
+    system::ensure_packages(&["mariadb-client", "python3-venv"])?;
+    let st = schemathesis()?;
+    let checks = checks(&st)?;
+    system::run("cargo", &["build", "--locked", "-p", "biblio-api"])?;
+    let api = root().join("target/debug/biblio-api");
+    let out = root().join("target/fuzz");
+    std::fs::create_dir_all(&out)?;
+
+    let prefix = format!("fuzz-{}", std::process::id());
+    drop_database()?;
+    let _scratch = Scratch {
+        prefix: prefix.clone(),
+        keep: args.keep,
+    };
+    let url = format!("mysql://root@127.0.0.1:3306/{DATABASE}");
+    let status = Command::new(&api)
+        .args([
+            "seed",
+            "--members",
+            "50",
+            "--books",
+            "200",
+            "--loans",
+            "100",
+        ])
+        .args(["--seed", "1"])
+        .env("BIBLIO_DATABASE_URL", &url)
+        .env("RUST_LOG", "warn")
+        .status()
+        .context("cannot run biblio-api seed")?;
+    if !status.success() {
+        bail!("biblio-api seed failed");
+    }
+
+    let bind = format!("127.0.0.1:{}", spare_port()?);
+    let log = std::fs::File::create(out.join("api.log"))?;
+    let _server = Server(
+        Command::new(&api)
+            .env("BIBLIO_DATABASE_URL", &url)
+            .env("BIBLIO_BIND", &bind)
+            .env("BIBLIO_CACHE_PREFIX", &prefix)
+            // Far above what the fuzzer sends at once: the overload 503 is not under test.
+            .env("BIBLIO_MAX_IN_FLIGHT", "100000")
+            .env("BIBLIO_ADMIN_EMAIL", ADMIN_EMAIL)
+            .env("BIBLIO_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .env("RUST_LOG", "warn")
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .context("cannot start biblio-api")?,
+    );
+    system::wait_for(&bind, "biblio-api", Duration::from_secs(60))?;
+    let base = format!("http://{bind}");
+    let (token, operations, excluded) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(prepare(&base))?;
+
+    // Each operation gets up to `max_examples` cases in the fuzzing phase, on top of the
+    // examples, coverage and stateful phases; operations without inputs have only a few. A run
+    // that still falls short is followed by another with a new seed for the rest.
+    let mut total = Totals::default();
+    let mut pass = 0;
+    while total.generated < args.cases {
+        pass += 1;
+        let missing = args.cases - total.generated;
+        let max_examples = missing.div_ceil(operations.max(1)).max(10) + 10;
+        let report = out.join(format!("report-{pass}"));
+        let _ = std::fs::remove_dir_all(&report);
+        let mut command = Command::new(&st);
+        command
+            .arg("run")
+            .arg(format!("{base}/api/v1/openapi.json"))
+            .args(["--checks", &checks.join(",")])
+            .args(["--max-examples", &max_examples.to_string()])
+            .args(["--seed", &pass.to_string()])
+            .args(["--workers", "2"])
+            .args(["--header", &format!("Authorization: Bearer {token}")])
+            .args(["--report", "json,junit", "--report-dir"])
+            .arg(&report)
+            .args(["--generation-database", "none", "--no-color"]);
+        for path in &excluded {
+            command.args(["--exclude-path", path]);
+        }
+        eprintln!("$ st run … --max-examples {max_examples} --seed {pass} (pass {pass})");
+        let status = command
+            .current_dir(&out)
+            .status()
+            .context("cannot run schemathesis")?;
+        let totals = read_report(&report)?;
+        total.generated += totals.generated;
+        total.operations = total.operations.max(totals.operations);
+        total.errors += totals.errors;
+        for (what, count) in totals.failures {
+            match total.failures.iter_mut().find(|(w, _)| *w == what) {
+                Some((_, c)) => *c += count,
+                None => total.failures.push((what, count)),
+            }
+        }
+        total.exit_ok = status.success() && totals.exit_ok;
+        if !total.exit_ok || totals.generated == 0 {
+            break;
+        }
+    }
+
+    let failures: u64 = total.failures.iter().map(|(_, c)| c).sum();
+    println!();
+    println!("schemathesis {SCHEMATHESIS}, checks: {}", checks.join(", "));
+    println!(
+        "{} test cases generated over {} operations in {pass} run(s), {:.0} s in all",
+        total.generated,
+        total.operations,
+        started.elapsed().as_secs_f64()
+    );
+    println!("failures: {failures}, errors: {}", total.errors);
+    for (what, count) in &total.failures {
+        println!("  {what}: {count}");
+    }
+    println!(
+        "reports: {}/report-*/ (JSON, JUnit); API log: {}/api.log",
+        out.display(),
+        out.display()
+    );
+    if failures > 0 || total.errors > 0 || !total.exit_ok {
+        bail!("the fuzz run found problems (see above and the reports)");
+    }
+    if total.generated < args.cases {
+        bail!(
+            "only {} cases generated, fewer than the {} asked for",
+            total.generated,
+            args.cases
+        );
+    }
+    Ok(())
+}
+
+/// The `st` of a venv of its own under `target/tools/`, with the pinned release.
+fn schemathesis() -> anyhow::Result<std::path::PathBuf> {
+    let venv = root().join("target/tools/schemathesis-venv");
+    let st = venv.join("bin/st");
+    let installed = Command::new(&st)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(SCHEMATHESIS));
+    if !installed {
+        let venv_str = venv.to_string_lossy().into_owned();
+        system::run("python3", &["-m", "venv", &venv_str])?;
+        let pip = venv.join("bin/pip").to_string_lossy().into_owned();
+        system::run(
+            &pip,
+            &[
+                "install",
+                "--quiet",
+                &format!("schemathesis=={SCHEMATHESIS}"),
+            ],
+        )?;
+    }
+    Ok(st)
+}
+
+/// The checks of [`CHECKS`] that this schemathesis offers, after making sure its `st run` has
+/// the options used here (4.x: `--checks`, `--max-examples`, `--report json`).
+fn checks(st: &std::path::Path) -> anyhow::Result<Vec<&'static str>> {
+    let help = Command::new(st)
+        .args(["run", "--help"])
+        .output()
+        .context("cannot run st run --help")?;
+    let help = String::from_utf8_lossy(&help.stdout);
+    for option in [
+        "--checks",
+        "--max-examples",
+        "--report-dir",
+        "json",
+        "--exclude-TYPE",
+    ] {
+        if !help.contains(option) {
+            bail!("this schemathesis's `st run` has no {option}: expected {SCHEMATHESIS}");
+        }
+    }
+    let checks: Vec<&str> = CHECKS
+        .iter()
+        .copied()
+        .filter(|c| help.contains(c))
+        .collect();
+    for required in ["not_a_server_error", "response_schema_conformance"] {
+        if !checks.contains(&required) {
+            bail!("this schemathesis has no {required} check");
+        }
+    }
+    Ok(checks)
+}
+
+/// Logs in as the librarian; counts the operations the document lists, less the excluded ones,
+/// and says which of [`EXCLUDED_PATHS`] it has (excluding a path it lacks is a warning).
+async fn prepare(base: &str) -> anyhow::Result<(String, u64, Vec<&'static str>)> {
+    let client = reqwest::Client::new();
+    let login: Value = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let token = login["token"]
+        .as_str()
+        .with_context(|| format!("librarian login failed: {login}"))?
+        .to_owned();
+    let doc: Value = client
+        .get(format!("{base}/api/v1/openapi.json"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let paths = doc["paths"]
+        .as_object()
+        .context("the OpenAPI document has no paths")?;
+    let operations = paths
+        .iter()
+        .filter(|(path, _)| !EXCLUDED_PATHS.contains(&path.as_str()))
+        .flat_map(|(_, item)| item.as_object().into_iter().flat_map(|m| m.keys()))
+        .filter(|method| ["get", "put", "post", "delete", "patch"].contains(&method.as_str()))
+        .count() as u64;
+    let excluded = EXCLUDED_PATHS
+        .iter()
+        .copied()
+        .filter(|path| paths.contains_key(*path))
+        .collect();
+    Ok((token, operations, excluded))
+}
+
+/// Totals from the JSON report schemathesis wrote into `dir`.
+fn read_report(dir: &std::path::Path) -> anyhow::Result<Totals> {
+    let file = std::fs::read_dir(dir)
+        .with_context(|| format!("schemathesis wrote no report in {}", dir.display()))?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("json-"))
+        })
+        .context("no JSON report from schemathesis")?;
+    let report: Value = serde_json::from_slice(&std::fs::read(&file)?)
+        .with_context(|| format!("cannot read {}", file.display()))?;
+    let number = |v: &Value| v.as_u64().unwrap_or(0);
+    Ok(Totals {
+        generated: number(&report["test_cases"]["generated"]),
+        operations: number(&report["operations"]["tested"]),
+        failures: report["failures"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|f| {
+                (
+                    format!(
+                        "{} {}",
+                        f["code"].as_str().unwrap_or("?"),
+                        f["title"].as_str().unwrap_or("?")
+                    ),
+                    number(&f["count"]),
+                )
+            })
+            .collect(),
+        errors: report["errors"].as_array().map_or(0, |e| e.len() as u64)
+            + number(&report["test_cases"]["errored"]),
+        exit_ok: report["exit_code"].as_i64() == Some(0),
+    })
+}
+
+/// A port nothing listens on, outside the ranges the stack and the end-to-end tests use.
+fn spare_port() -> anyhow::Result<u16> {
+    for _ in 0..20 {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let taken = (8080..=8099).contains(&port)
+            || (9090..=9099).contains(&port)
+            || (28000..=30000).contains(&port);
+        if !taken {
+            return Ok(port);
+        }
+    }
+    bail!("no spare port found")
+}
+
+fn drop_database() -> anyhow::Result<()> {
+    system::run(
+        "mariadb",
+        &[
+            "-uroot",
+            "-e",
+            &format!("DROP DATABASE IF EXISTS `{DATABASE}`"),
+        ],
+    )
+}
+
+/// Removes the run's Redis keys (cached books and reports under its own prefix).
+fn delete_redis_keys(prefix: &str) {
+    let keys = Command::new("redis-cli")
+        .args(["--scan", "--pattern", &format!("{prefix}:*")])
+        .stderr(Stdio::null())
+        .output();
+    let Ok(keys) = keys else { return };
+    let keys = String::from_utf8_lossy(&keys.stdout);
+    let keys: Vec<&str> = keys.lines().filter(|k| !k.is_empty()).collect();
+    for chunk in keys.chunks(500) {
+        let _ = Command::new("redis-cli")
+            .arg("DEL")
+            .args(chunk)
+            .stdout(Stdio::null())
+            .status();
+    }
+}

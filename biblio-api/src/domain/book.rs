@@ -241,8 +241,15 @@ const MIN_TOKEN: usize = 3;
 pub fn fulltext_query(text: &str) -> Option<String> {
     let words: Vec<String> = text
         .split(|c: char| !c.is_alphanumeric())
+        // Lowercasing may add marks that are not part of a word ('İ' becomes 'i' + U+0307);
+        // InnoDB would split the word there and the `+` would bind to its first piece only.
+        .map(|w| {
+            w.to_lowercase()
+                .chars()
+                .filter(|c| c.is_alphanumeric())
+                .collect::<String>()
+        })
         .filter(|w| w.chars().count() >= MIN_TOKEN)
-        .map(str::to_lowercase)
         .filter(|w| !STOPWORDS.contains(&w.as_str()))
         .map(|w| format!("+{w}*"))
         .collect();
@@ -317,6 +324,11 @@ mod tests {
         );
         assert_eq!(fulltext_query("tolk*\") -(x").as_deref(), Some("+tolk*"));
         assert_eq!(fulltext_query("of a"), None);
+        // Lowercasing 'İ' adds U+0307, which is not part of a word: it is dropped.
+        assert_eq!(
+            fulltext_query("\u{130}stanbul").as_deref(),
+            Some("+istanbul*")
+        );
     }
 
     #[test]
@@ -328,6 +340,366 @@ mod tests {
         };
         let errors = BookSearch::parse(&params).expect_err("bad params");
         assert_eq!(fields(errors), ["available", "per_page"]);
+    }
+}
+
+/// Hostile and generated input: the contracts of [`NewBook::parse`], [`BookSearch::parse`] and
+/// [`fulltext_query`] over the whole input space.
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Inputs that have broken SQL, HTML or full-text queries elsewhere.
+    const PAYLOADS: &[&str] = &[
+        "' OR '1'='1",
+        "'; DROP TABLE books; --",
+        "\" OR 1=1 --",
+        "1 UNION SELECT id, password_hash FROM members --",
+        "\\",
+        "%",
+        "_",
+        "\0",
+        "<script>alert(1)</script>",
+        "\"><img src=x onerror=alert(1)>",
+        "javascript:alert(1)",
+        "+ - * \" ( ) < > ~ @",
+        "+tolkien -ring* \"exact phrase\" @8 (nested (group)) >more <less ~not",
+        "\"unbalanced",
+        "(((",
+        "*",
+        "@@version",
+        "a@b.c",
+        "\u{202e}reversed",
+        "\u{130}stanbul \u{1E9E}TRASSE \u{3A3}\u{39F}\u{3A6}\u{399}\u{391}",
+    ];
+
+    /// The characters InnoDB's boolean mode gives a meaning to.
+    const OPERATORS: &[char] = &['+', '-', '<', '>', '(', ')', '~', '*', '"', '@'];
+
+    /// Free text: anything, the payloads above, and mixtures of both.
+    fn hostile_text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<String>(),
+            prop::sample::select(PAYLOADS).prop_map(str::to_owned),
+            "[a-zA-Z0-9 +\\-<>()~*\"@'%_\\\\;=\u{0}\u{130}\u{df}\u{2028}\u{1F4DA}]{0,60}",
+            proptest::collection::vec(prop::sample::select(PAYLOADS), 1..4)
+                .prop_map(|p| p.concat()),
+        ]
+    }
+
+    /// Text of the given length range, for the length limits.
+    fn long_text(min: usize, max: usize) -> impl Strategy<Value = String> {
+        proptest::collection::vec(
+            prop::sample::select(vec!['a', 'z', '\u{e9}', '\u{1F4DA}', ' ']),
+            min..=max,
+        )
+        .prop_map(|c| c.into_iter().collect())
+    }
+
+    fn any_isbn() -> impl Strategy<Value = String> {
+        prop_oneof![
+            (0u64..1_000_000_000)
+                .prop_map(|n| Isbn::from_prefix12(978_000_000_000 + n).to_string()),
+            "[0-9Xx \\-]{0,15}",
+            hostile_text(),
+        ]
+    }
+
+    fn any_list() -> impl Strategy<Value = Vec<String>> {
+        proptest::collection::vec(prop_oneof![hostile_text(), long_text(95, 205)], 0..25)
+    }
+
+    fn any_book_input() -> impl Strategy<Value = BookInput> {
+        (
+            proptest::option::of(any_isbn()),
+            proptest::option::of(prop_oneof![hostile_text(), long_text(495, 505)]),
+            proptest::option::of(any_list()),
+            proptest::option::of(prop_oneof![hostile_text(), long_text(195, 205)]),
+            proptest::option::of(prop_oneof![any::<i64>(), 1440i64..2040]),
+            proptest::option::of(any_list()),
+            proptest::option::of(prop_oneof![any::<i64>(), -2i64..MAX_COPIES + 2]),
+        )
+            .prop_map(
+                |(isbn, title, authors, publisher, year, subjects, copies_total)| BookInput {
+                    isbn,
+                    title,
+                    authors,
+                    publisher,
+                    year,
+                    subjects,
+                    copies_total,
+                },
+            )
+    }
+
+    /// Printable text without surrounding spaces: valid wherever a text of that length is.
+    fn clean_text(max: usize) -> impl Strategy<Value = String> {
+        proptest::collection::vec(
+            prop_oneof![
+                "[a-zA-Z0-9]",
+                prop::sample::select(PAYLOADS[..7].to_vec()).prop_map(str::to_owned),
+                "[<>\"'&;=%_ ]",
+                "[\u{e9}\u{df}\u{3a3}\u{4e66}\u{1F4DA}]",
+            ],
+            1..12,
+        )
+        .prop_map(move |parts| {
+            let text: String = parts.concat().trim().chars().take(max).collect();
+            let text = text.trim_end().to_owned();
+            if text.is_empty() {
+                "x".to_owned()
+            } else {
+                text
+            }
+        })
+    }
+
+    /// A valid input, kept with the book it must parse to.
+    fn valid_book() -> impl Strategy<Value = (BookInput, NewBook)> {
+        (
+            0u64..1_000_000_000,
+            clean_text(500),
+            proptest::collection::vec(clean_text(200), 1..=MAX_AUTHORS),
+            proptest::option::of(clean_text(200)),
+            proptest::option::of(1450i64..=2025),
+            proptest::collection::vec(clean_text(100), 0..=MAX_SUBJECTS),
+            0..=MAX_COPIES,
+        )
+            .prop_map(|(n, title, authors, publisher, year, subjects, copies)| {
+                let dedup = |list: Vec<String>| {
+                    let mut out: Vec<String> = Vec::new();
+                    for e in list {
+                        if !out.iter().any(|o| o.eq_ignore_ascii_case(&e)) {
+                            out.push(e);
+                        }
+                    }
+                    out
+                };
+                let (authors, subjects) = (dedup(authors), dedup(subjects));
+                let isbn = Isbn::from_prefix12(978_000_000_000 + n);
+                let input = BookInput {
+                    isbn: Some(isbn.to_string()),
+                    title: Some(format!(" {title}\t")),
+                    authors: Some(authors.iter().map(|a| format!("{a} ")).collect()),
+                    publisher: publisher.clone(),
+                    year,
+                    subjects: Some(subjects.clone()),
+                    copies_total: Some(copies),
+                };
+                let book = NewBook {
+                    isbn,
+                    title,
+                    authors,
+                    publisher,
+                    year: year.map(|y| y as i32),
+                    subjects,
+                    copies_total: copies as i32,
+                };
+                (input, book)
+            })
+    }
+
+    /// Whether `field` is one a book error may name: a field of the input, or an entry of a list
+    /// field within the list's length.
+    fn names_a_field(field: &str, input: &BookInput) -> bool {
+        let entry = |list: &str, len: Option<usize>| {
+            field
+                .strip_prefix(list)
+                .and_then(|rest| rest.strip_prefix('['))
+                .and_then(|rest| rest.strip_suffix(']'))
+                .and_then(|i| i.parse::<usize>().ok())
+                .is_some_and(|i| i < len.unwrap_or(0))
+        };
+        matches!(
+            field,
+            "isbn" | "title" | "authors" | "publisher" | "year" | "subjects" | "copies_total"
+        ) || entry("authors", input.authors.as_ref().map(Vec::len))
+            || entry("subjects", input.subjects.as_ref().map(Vec::len))
+    }
+
+    fn assert_clean_text(text: &str, max: usize) {
+        assert_eq!(text, text.trim(), "{text:?} is not trimmed");
+        assert!(!text.is_empty());
+        assert!(text.chars().count() <= max, "{text:?} is over {max}");
+        assert!(
+            !text.chars().any(char::is_control),
+            "{text:?} has control characters"
+        );
+    }
+
+    /// A word of a boolean-mode query may hold only characters InnoDB reads as part of a word.
+    fn assert_safe_boolean_query(query: &str) {
+        assert!(!query.is_empty());
+        for token in query.split(' ') {
+            let word = token
+                .strip_prefix('+')
+                .and_then(|t| t.strip_suffix('*'))
+                .unwrap_or_else(|| panic!("{token:?} in {query:?} is not +word*"));
+            assert!(word.chars().count() >= MIN_TOKEN, "{word:?} is too short");
+            assert!(!STOPWORDS.contains(&word), "{word:?} is a stopword");
+            assert!(
+                word.chars().all(char::is_alphanumeric),
+                "{word:?} in {query:?} holds a character that is not part of a word"
+            );
+            assert!(!word.contains(OPERATORS), "{word:?} holds an operator");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn fulltext_queries_of_any_text_are_required_prefix_words_only(text in hostile_text()) {
+            if let Some(query) = fulltext_query(&text) {
+                assert_safe_boolean_query(&query);
+            }
+        }
+
+        #[test]
+        fn operators_typed_between_words_change_nothing(
+            words in proptest::collection::vec("[a-zA-Z0-9\u{e9}\u{4e66}]{1,12}", 1..8),
+            glue in proptest::collection::vec("[ +\\-<>()~*\"@'%_\\\\;]{1,4}", 8),
+        ) {
+            let typed: String = words
+                .iter()
+                .zip(&glue)
+                .map(|(w, g)| format!("{g}{w}"))
+                .collect();
+            prop_assert_eq!(fulltext_query(&typed), fulltext_query(&words.join(" ")));
+        }
+
+        #[test]
+        fn a_fulltext_query_of_its_own_output_is_unchanged(text in hostile_text()) {
+            if let Some(query) = fulltext_query(&text) {
+                prop_assert_eq!(fulltext_query(&query), Some(query));
+            }
+        }
+
+        #[test]
+        fn search_parameters_of_any_text_parse_without_panicking(
+            q in proptest::option::of(prop_oneof![hostile_text(), long_text(195, 205)]),
+            author in proptest::option::of(hostile_text()),
+            subject in proptest::option::of(hostile_text()),
+            available in proptest::option::of(prop_oneof![
+                prop::sample::select(vec!["", " true ", "false", "1", "0", "TRUE", "yes"])
+                    .prop_map(str::to_owned),
+                hostile_text(),
+            ]),
+            page in proptest::option::of(hostile_text()),
+            per_page in proptest::option::of(hostile_text()),
+        ) {
+            let params = BookSearchParams { q, author, subject, available, page, per_page };
+            match BookSearch::parse(&params) {
+                Ok(search) => {
+                    for term in [&search.text, &search.author, &search.subject].into_iter().flatten() {
+                        assert_clean_text(term, 200);
+                    }
+                    let available = params.available.as_deref().map(str::trim).unwrap_or("");
+                    prop_assert_eq!(search.available_only, available == "true" || available == "1");
+                }
+                Err(errors) => {
+                    prop_assert!(!errors.is_empty());
+                    for e in &errors {
+                        prop_assert!(
+                            ["q", "author", "subject", "available", "page", "per_page"]
+                                .contains(&e.field.as_str()),
+                            "unexpected field {:?}", e.field
+                        );
+                        prop_assert!(!e.message.is_empty());
+                    }
+                }
+            }
+        }
+
+        #[test]
+        fn printable_search_terms_up_to_200_characters_are_kept_trimmed(
+            term in clean_text(200),
+            pad in "[ \t]{0,3}",
+        ) {
+            let params = BookSearchParams {
+                q: Some(format!("{pad}{term}{pad}")),
+                author: Some(term.clone()),
+                subject: Some(term.clone()),
+                ..BookSearchParams::default()
+            };
+            let search = BookSearch::parse(&params).expect("a printable term is valid");
+            prop_assert_eq!(search.text.as_deref(), Some(term.as_str()));
+            prop_assert_eq!(search.author.as_deref(), Some(term.as_str()));
+            prop_assert_eq!(search.subject.as_deref(), Some(term.as_str()));
+        }
+
+        #[test]
+        fn a_book_input_of_anything_parses_or_names_its_bad_fields(input in any_book_input()) {
+            match NewBook::parse(input.clone()) {
+                Ok(book) => {
+                    prop_assert_eq!(Isbn::parse(book.isbn.as_str()), Ok(book.isbn.clone()));
+                    assert_clean_text(&book.title, 500);
+                    prop_assert!((1..=MAX_AUTHORS).contains(&book.authors.len()));
+                    prop_assert!(book.subjects.len() <= MAX_SUBJECTS);
+                    for (list, max) in [(&book.authors, 200), (&book.subjects, 100)] {
+                        for entry in list {
+                            assert_clean_text(entry, max);
+                        }
+                        // Stored one per line: the list must come back whole.
+                        let joined = list.join("\n");
+                        let back: Vec<&str> = joined.lines().collect();
+                        prop_assert_eq!(&back, list);
+                    }
+                    if let Some(publisher) = &book.publisher {
+                        assert_clean_text(publisher, 200);
+                    }
+                    let max_year = Utc::now().year() + 1;
+                    prop_assert!(book.year.is_none_or(|y| (1450..=max_year).contains(&y)));
+                    prop_assert!((0..=MAX_COPIES).contains(&i64::from(book.copies_total)));
+                    // What was accepted is accepted again, unchanged.
+                    let again = BookInput {
+                        isbn: Some(book.isbn.to_string()),
+                        title: Some(book.title.clone()),
+                        authors: Some(book.authors.clone()),
+                        publisher: book.publisher.clone(),
+                        year: book.year.map(i64::from),
+                        subjects: Some(book.subjects.clone()),
+                        copies_total: Some(i64::from(book.copies_total)),
+                    };
+                    prop_assert_eq!(NewBook::parse(again), Ok(book));
+                }
+                Err(errors) => {
+                    prop_assert!(!errors.is_empty());
+                    for e in &errors {
+                        prop_assert!(names_a_field(&e.field, &input), "unexpected field {:?}", e.field);
+                        prop_assert!(!e.message.is_empty());
+                    }
+                }
+            }
+        }
+
+        #[test]
+        fn every_valid_book_is_accepted_as_given_trimmed((input, book) in valid_book()) {
+            prop_assert_eq!(NewBook::parse(input), Ok(book));
+        }
+
+        #[test]
+        fn one_bad_field_is_reported_by_that_name_alone(
+            (input, _) in valid_book(),
+            which in 0usize..9,
+            long in long_text(501, 520),
+        ) {
+            let mut bad = input;
+            let field = match which {
+                0 => { bad.isbn = Some("9780306406158".into()); "isbn" }
+                1 => { bad.title = Some(long.trim().to_owned() + "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"); "title" }
+                2 => { bad.title = Some("a\u{0}b".into()); "title" }
+                3 => { bad.authors = Some(vec![]); "authors" }
+                4 => { bad.authors = Some(vec!["a\nb".into()]); "authors[0]" }
+                5 => { bad.publisher = Some(long.clone()); "publisher" }
+                6 => { bad.year = Some(1449); "year" }
+                7 => { bad.copies_total = Some(MAX_COPIES + 1); "copies_total" }
+                _ => { bad.subjects = Some(vec!["x".repeat(101)]); "subjects[0]" }
+            };
+            let errors = NewBook::parse(bad).expect_err("one field is bad");
+            let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+            prop_assert_eq!(fields, vec![field]);
+        }
     }
 }
 

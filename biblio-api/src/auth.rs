@@ -1,6 +1,6 @@
-//! Authentication: argon2id password hashes, signed expiring bearer tokens (JWT, HS256), and
-//! the [`Caller`] extractor that turns a verified `Authorization: Bearer …` header into who is
-//! calling.
+//! Authentication: argon2id password hashes, signed expiring bearer tokens (JWT, HS256) that
+//! logout can revoke ([`Revocations`]), and the [`Caller`] extractor that turns a verified,
+//! unrevoked `Authorization: Bearer …` header into who is calling.
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
@@ -29,6 +29,16 @@ struct Claims {
     role: Role,
     iat: i64,
     exp: i64,
+    /// This token's id (128 random bits, hex): what logout revokes.
+    jti: String,
+}
+
+/// A token whose signature and expiry check out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    pub caller: Caller,
+    pub jti: String,
+    pub expires_at: DateTime<Utc>,
 }
 
 impl TokenKeys {
@@ -65,21 +75,128 @@ impl TokenKeys {
             role,
             iat: now.timestamp(),
             exp: expires_at.timestamp(),
+            jti: uuid::Uuid::new_v4().simple().to_string(),
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(|e| Error::Internal(anyhow::Error::new(e).context("cannot sign token")))
     }
 
-    /// The caller a token stands for, if its signature is good and it has not expired.
-    pub fn verify(&self, token: &str) -> Option<Caller> {
+    /// The caller a token stands for, if its signature is good and it has not expired
+    /// (revocation is [`Revocations`]' business).
+    pub fn verify(&self, token: &str) -> Option<Verified> {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 0;
-        validation.set_required_spec_claims(&["exp", "sub"]);
+        validation.set_required_spec_claims(&["exp", "sub", "jti"]);
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation).ok()?;
         let member_id = data.claims.sub.parse().ok().map(MemberId)?;
-        Some(Caller {
-            member_id,
-            role: data.claims.role,
+        Some(Verified {
+            caller: Caller {
+                member_id,
+                role: data.claims.role,
+            },
+            expires_at: DateTime::from_timestamp(data.claims.exp, 0)?,
+            jti: data.claims.jti,
+        })
+    }
+}
+
+/// How far back each refresh of [`Revocations`] reads, beyond its previous read: covers a
+/// revocation committed late, or stamped by a replica whose clock is a little behind.
+const REVOCATION_OVERLAP: Duration = Duration::seconds(30);
+
+/// The tokens revoked by logout and not yet expired, kept in memory by every replica.
+///
+/// Checking a token is then a lookup in memory, not a query per request, and keeps working
+/// while MySQL is down (revoked tokens stay refused). A logout on this replica is refused here
+/// at once; one on another replica, after the next refresh (every second, see
+/// [`Revocations::spawn_refresher`]).
+#[derive(Clone)]
+pub struct Revocations {
+    db: crate::storage::Database,
+    inner: std::sync::Arc<std::sync::RwLock<RevokedSet>>,
+}
+
+#[derive(Default)]
+struct RevokedSet {
+    tokens: std::collections::HashMap<String, DateTime<Utc>>,
+    /// When the last successful refresh read the table (its own clock).
+    read_at: Option<DateTime<Utc>>,
+}
+
+impl Revocations {
+    pub fn new(db: crate::storage::Database) -> Self {
+        Self {
+            db,
+            inner: Default::default(),
+        }
+    }
+
+    pub fn is_revoked(&self, jti: &str) -> bool {
+        self.inner
+            .read()
+            .expect("revocations lock")
+            .tokens
+            .contains_key(jti)
+    }
+
+    /// Ends `token` for every replica: stored first (so it survives restarts), then refused here.
+    pub async fn revoke(&self, token: &Verified) -> Result<(), Error> {
+        let now = Utc::now();
+        crate::storage::tokens::revoke(
+            &mut self.db.acquire().await?,
+            &token.jti,
+            token.caller.member_id,
+            token.expires_at,
+            now,
+        )
+        .await?;
+        self.inner
+            .write()
+            .expect("revocations lock")
+            .tokens
+            .insert(token.jti.clone(), token.expires_at);
+        Ok(())
+    }
+
+    /// Reads revocations made since the last read (all unexpired ones the first time), and
+    /// forgets tokens that have expired anyway.
+    pub async fn refresh(&self) -> Result<(), Error> {
+        let now = Utc::now();
+        let since = self
+            .inner
+            .read()
+            .expect("revocations lock")
+            .read_at
+            .map_or(DateTime::<Utc>::UNIX_EPOCH, |at| at - REVOCATION_OVERLAP);
+        let rows = crate::storage::tokens::revoked_since(&mut self.db.acquire().await?, since, now)
+            .await?;
+        let mut set = self.inner.write().expect("revocations lock");
+        set.tokens.extend(rows);
+        set.tokens.retain(|_, expires_at| *expires_at > now);
+        set.read_at = Some(now);
+        metrics::gauge!("auth_revoked_tokens").set(set.tokens.len() as f64);
+        Ok(())
+    }
+
+    /// Refreshes every second until aborted. A failed refresh (MySQL down) keeps the list as it
+    /// was and is retried; the next success catches up through the overlap.
+    pub fn spawn_refresher(&self) -> tokio::task::JoinHandle<()> {
+        let this = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut failing = false;
+            loop {
+                tick.tick().await;
+                match this.refresh().await {
+                    Ok(()) => failing = false,
+                    Err(e) if !failing => {
+                        failing = true;
+                        tracing::warn!(error = ?e, "cannot refresh revoked tokens; keeping the list in memory");
+                    }
+                    Err(_) => {}
+                }
+            }
         })
     }
 }
@@ -116,10 +233,15 @@ pub async fn verify_password_blocking(password: String, hash: String) -> Result<
         })
 }
 
-impl<S> FromRequestParts<S> for Caller
+/// The verified, unrevoked bearer token of a request (logout needs the token itself; most
+/// handlers want only the [`Caller`]).
+pub struct Bearer(pub Verified);
+
+impl<S> FromRequestParts<S> for Bearer
 where
     S: Send + Sync,
     TokenKeys: FromRef<S>,
+    Revocations: FromRef<S>,
 {
     type Rejection = Error;
 
@@ -141,9 +263,29 @@ where
             .ok_or_else(|| {
                 Error::Unauthorized("the Authorization header must be `Bearer <token>`".into())
             })?;
-        TokenKeys::from_ref(state)
+        let refused = || Error::Unauthorized("the token is invalid, expired or revoked".into());
+        let verified = TokenKeys::from_ref(state)
             .verify(token)
-            .ok_or_else(|| Error::Unauthorized("the token is invalid or expired".into()))
+            .ok_or_else(refused)?;
+        if Revocations::from_ref(state).is_revoked(&verified.jti) {
+            return Err(refused());
+        }
+        Ok(Bearer(verified))
+    }
+}
+
+impl<S> FromRequestParts<S> for Caller
+where
+    S: Send + Sync,
+    TokenKeys: FromRef<S>,
+    Revocations: FromRef<S>,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Bearer::from_request_parts(parts, state)
+            .await
+            .map(|Bearer(verified)| verified.caller)
     }
 }
 
@@ -160,13 +302,19 @@ mod tests {
         let (token, _) = keys()
             .issue(MemberId(42), Role::Librarian, Utc::now())
             .expect("signs");
+        let verified = keys().verify(&token).expect("verifies");
         assert_eq!(
-            keys().verify(&token),
-            Some(Caller {
+            verified.caller,
+            Caller {
                 member_id: MemberId(42),
                 role: Role::Librarian
-            })
+            }
         );
+        assert_eq!(verified.jti.len(), 32);
+        let (again, _) = keys()
+            .issue(MemberId(42), Role::Librarian, Utc::now())
+            .expect("signs");
+        assert_ne!(keys().verify(&again).expect("verifies").jti, verified.jti);
     }
 
     #[test]

@@ -36,6 +36,8 @@ pub struct Settings {
     pub book_cache_ttl: Duration,
     /// Drain and in-flight deadline on SIGTERM (`BIBLIO_SHUTDOWN_*`).
     pub shutdown: common::shutdown::ShutdownSettings,
+    /// Login lockout (`BIBLIO_LOGIN_MAX_FAILURES`, `BIBLIO_LOGIN_LOCKOUT_SECS`).
+    pub login: crate::throttle::LoginSettings,
 }
 
 impl Settings {
@@ -178,6 +180,22 @@ impl Settings {
                 "must be between 1 and 86400",
             ));
         }
+        let max_failures = config::parse_or(env, "BIBLIO_LOGIN_MAX_FAILURES", 5u32)?;
+        if !(1..=1_000).contains(&max_failures) {
+            return Err(ConfigError::invalid(
+                "BIBLIO_LOGIN_MAX_FAILURES",
+                max_failures,
+                "must be between 1 and 1000",
+            ));
+        }
+        let lockout_secs = config::parse_or(env, "BIBLIO_LOGIN_LOCKOUT_SECS", 900u64)?;
+        if !(1..=86_400).contains(&lockout_secs) {
+            return Err(ConfigError::invalid(
+                "BIBLIO_LOGIN_LOCKOUT_SECS",
+                lockout_secs,
+                "must be between 1 and 86400",
+            ));
+        }
         Ok(Self {
             production,
             bind,
@@ -200,6 +218,10 @@ impl Settings {
             max_in_flight,
             book_cache_ttl: Duration::from_secs(book_ttl),
             shutdown: common::shutdown::ShutdownSettings::from_source(env)?,
+            login: crate::throttle::LoginSettings {
+                max_failures,
+                lockout: Duration::from_secs(lockout_secs),
+            },
         })
     }
 }

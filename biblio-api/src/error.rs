@@ -44,6 +44,10 @@ pub enum Error {
         message: String,
         details: Option<serde_json::Value>,
     },
+    /// 429 with `Retry-After`: too many failed logins for one email; refused until the window
+    /// ends, whether or not the email belongs to anyone.
+    #[error("too many failed logins")]
+    TooManyAttempts { retry_after_secs: u64 },
     /// 503 with `Retry-After`: a dependency (MySQL, the pool) cannot serve now.
     #[error("service unavailable")]
     Unavailable(#[source] anyhow::Error),
@@ -80,6 +84,7 @@ impl Error {
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) | Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -112,6 +117,11 @@ impl Error {
                 message,
                 details,
             } => (*code, message.clone(), details.clone()),
+            Self::TooManyAttempts { retry_after_secs } => (
+                "too_many_attempts",
+                format!("too many failed logins for this email; try again in {retry_after_secs} s"),
+                None,
+            ),
             Self::Unavailable(_) => (
                 "unavailable",
                 "a dependency is unavailable; retry shortly".to_owned(),
@@ -159,6 +169,11 @@ impl IntoResponse for Error {
                     header::RETRY_AFTER,
                     HeaderValue::from_static(RETRY_AFTER_SECS),
                 );
+            }
+            Self::TooManyAttempts { retry_after_secs } => {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
             }
             Self::Unauthorized(_) => {
                 response

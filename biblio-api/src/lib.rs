@@ -8,7 +8,8 @@
 //!   (`Catalogue`, `MemberDirectory`, `LoanService`, `Reports`) the handlers call.
 //! - [`storage`]: all SQL, one module per table group; migrations in `migrations/`.
 //! - [`cache`]: everything Redis — the shared book cache, the stored reports and their lock.
-//! - [`auth`]: password hashing, tokens, and the `Caller` extractor.
+//! - [`auth`]: password hashing, tokens and their revocation, and the `Caller` extractor.
+//! - [`throttle`]: login lockout after repeated wrong passwords.
 //! - [`error`]: the one error type and its JSON answers.
 //! - [`faults`]: opt-in fault injection (errors, latency per route) for alert tests and demos.
 //! - [`seed`]: `biblio-api seed`, deterministic lab-volume data.
@@ -23,3 +24,4 @@ pub mod routes;
 pub mod seed;
 pub mod startup;
 pub mod storage;
+pub mod throttle;

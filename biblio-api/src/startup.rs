@@ -35,6 +35,11 @@ impl Application {
             crate::cache::Redis::disabled()
         };
         let state = AppState::new(db, redis, tokens, settings);
+        state
+            .revocations
+            .refresh()
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot read revoked tokens: {e:?}"))?;
         if let Some((email, password)) = &settings.admin {
             state
                 .members
@@ -71,6 +76,7 @@ impl Application {
     ) -> anyhow::Result<()> {
         tracing::info!(address = %self.listener.local_addr()?, "biblio-api listening");
         let refresher = self.state.reports.spawn_refresher();
+        let revocations = self.state.revocations.spawn_refresher();
         let served = common::shutdown::serve(
             self.listener,
             self.router,
@@ -81,6 +87,7 @@ impl Application {
         .await
         .context("server error");
         refresher.abort();
+        revocations.abort();
         served?;
         self.state.db.pool().close().await;
         Ok(())

@@ -127,6 +127,9 @@ struct Process {
 
 pub struct Stack {
     pub config: StackConfig,
+    /// The processes this `Stack` value started, so stopping one can tell how it exited (a
+    /// stack started by another `cargo xtask` process is stopped by PID alone).
+    children: std::sync::Mutex<std::collections::HashMap<String, std::process::Child>>,
 }
 
 /// The order processes start in (and the reverse of how they stop).
@@ -144,7 +147,10 @@ pub const PROCESSES: &[&str] = &[
 
 impl Stack {
     pub fn new(config: StackConfig) -> Self {
-        Self { config }
+        Self {
+            config,
+            children: Default::default(),
+        }
     }
 
     /// Renders the configs, seeds an empty database, starts every process and waits until
@@ -371,12 +377,15 @@ impl Stack {
             .spawn()
             .with_context(|| format!("cannot start {}", process.name))?;
         fs::write(&pid_file, child.id().to_string())?;
+        let pid = child.id();
+        self.children
+            .lock()
+            .expect("children lock")
+            .insert(process.name.to_owned(), child);
         system::wait_for(&process.listens, process.name, Duration::from_secs(60))?;
         eprintln!(
-            "started {} (pid {}) on {}",
-            process.name,
-            child.id(),
-            process.listens
+            "started {} (pid {pid}) on {}",
+            process.name, process.listens
         );
         Ok(())
     }
@@ -384,12 +393,25 @@ impl Stack {
     /// Stops one process by its recorded PID: SIGTERM (or SIGKILL when `kill`), then SIGKILL
     /// if it is still there after 10 s.
     pub fn stop_one(&self, name: &str, kill: bool) -> anyhow::Result<()> {
+        self.stop_one_status(name, kill).map(|_| ())
+    }
+
+    /// [`Stack::stop_one`], returning how the process exited when this `Stack` started it.
+    pub fn stop_one_status(
+        &self,
+        name: &str,
+        kill: bool,
+    ) -> anyhow::Result<Option<std::process::ExitStatus>> {
         let pid_file = self.pid_file(name);
         if let Some(pid) = recorded_pid(&pid_file) {
             stop_pid(name, pid, kill);
         }
         fs::remove_file(&pid_file).ok();
-        Ok(())
+        let child = self.children.lock().expect("children lock").remove(name);
+        Ok(match child {
+            Some(mut child) => Some(child.wait()?),
+            None => None,
+        })
     }
 
     /// Stops every process this stack started, in reverse order.

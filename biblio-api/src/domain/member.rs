@@ -197,6 +197,7 @@ impl Caller {
 pub struct MemberDirectory {
     db: crate::storage::Database,
     tokens: crate::auth::TokenKeys,
+    throttle: crate::throttle::LoginThrottle,
 }
 
 /// What a successful login returns.
@@ -214,8 +215,16 @@ pub struct LoginInput {
 }
 
 impl MemberDirectory {
-    pub fn new(db: crate::storage::Database, tokens: crate::auth::TokenKeys) -> Self {
-        Self { db, tokens }
+    pub fn new(
+        db: crate::storage::Database,
+        tokens: crate::auth::TokenKeys,
+        throttle: crate::throttle::LoginThrottle,
+    ) -> Self {
+        Self {
+            db,
+            tokens,
+            throttle,
+        }
     }
 
     #[tracing::instrument(name = "MemberDirectory::login", skip_all)]
@@ -232,6 +241,8 @@ impl MemberDirectory {
         let Ok(email) = Email::parse(&email) else {
             return Err(refused());
         };
+        // Locked emails are refused before the password is looked at.
+        self.throttle.check(&email).await?;
         let credentials =
             crate::storage::members::credentials(&mut self.db.acquire().await?, &email).await?;
         // Verify against a real hash even for unknown emails, so timing does not reveal them.
@@ -242,8 +253,10 @@ impl MemberDirectory {
         let matches = crate::auth::verify_password_blocking(password, hash).await?;
         let Some(credentials) = credentials.filter(|_| matches) else {
             tracing::info!("login refused");
+            self.throttle.failed(&email).await;
             return Err(refused());
         };
+        self.throttle.succeeded(&email).await;
         let member = credentials.member;
         let (token, expires_at) = self.tokens.issue(member.id, member.role, Utc::now())?;
         tracing::info!(member_id = member.id.0, "login");

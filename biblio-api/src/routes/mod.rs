@@ -34,6 +34,8 @@ pub struct AppState {
     pub db: crate::storage::Database,
     pub redis: crate::cache::Redis,
     pub tokens: TokenKeys,
+    /// Tokens ended by logout, refused by every replica.
+    pub revocations: crate::auth::Revocations,
     pub catalogue: Catalogue,
     pub members: MemberDirectory,
     pub loans: LoanService,
@@ -57,9 +59,11 @@ impl AppState {
         let books = BookCache::new(redis.clone(), settings.book_cache_ttl);
         let metrics = common::metrics::install();
         register_counters();
+        let login_throttle = crate::throttle::LoginThrottle::new(redis.clone(), settings.login);
         Self {
+            revocations: crate::auth::Revocations::new(db.clone()),
             catalogue: Catalogue::new(db.clone(), books.clone()),
-            members: MemberDirectory::new(db.clone(), tokens.clone()),
+            members: MemberDirectory::new(db.clone(), tokens.clone(), login_throttle),
             loans: LoanService::new(db.clone(), books),
             reports: Reports::new(db.clone(), redis.clone(), settings.report_refresh),
             in_flight: std::sync::Arc::new(tokio::sync::Semaphore::new(settings.max_in_flight)),
@@ -92,6 +96,12 @@ fn register_counters() {
 impl FromRef<AppState> for crate::faults::Faults {
     fn from_ref(state: &AppState) -> Self {
         state.faults.clone().unwrap_or_default()
+    }
+}
+
+impl FromRef<AppState> for crate::auth::Revocations {
+    fn from_ref(state: &AppState) -> Self {
+        state.revocations.clone()
     }
 }
 

@@ -8,6 +8,7 @@ pub mod books;
 pub mod loans;
 pub mod members;
 pub mod reports;
+pub mod tokens;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -249,6 +250,7 @@ mod tests {
             ("members.rs", include_str!("members.rs")),
             ("loans.rs", include_str!("loans.rs")),
             ("reports.rs", include_str!("reports.rs")),
+            ("tokens.rs", include_str!("tokens.rs")),
         ];
         let mut spans = 0;
         for (file, source) in sources {

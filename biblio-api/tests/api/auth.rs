@@ -5,7 +5,7 @@ use biblio_api::domain::member::Role;
 use chrono::{Duration, Utc};
 use serde_json::json;
 
-use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, book_json, spawn_app};
+use crate::helpers::{ADMIN_EMAIL, ADMIN_PASSWORD, book_json, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn the_bootstrap_librarian_logs_in_and_gets_a_token_with_its_expiry() {
@@ -265,4 +265,189 @@ async fn members_get_403_on_librarian_endpoints_and_for_other_members() {
         .await;
     assert_eq!(own.status, 200);
     assert_eq!(own.body["id"], me);
+}
+
+/// After the allowed wrong passwords, an email is locked: 429 with `Retry-After`, the same
+/// answer for a member's email and for one nobody has, and even the right password is refused
+/// until the window ends; another email is unaffected; the lock ends with the window.
+#[tokio::test]
+async fn repeated_wrong_passwords_lock_the_email_without_telling_whether_it_exists() {
+    let app = spawn_app_with(&[
+        ("BIBLIO_LOGIN_MAX_FAILURES", "3"),
+        ("BIBLIO_LOGIN_LOCKOUT_SECS", "2"),
+    ])
+    .await;
+    let librarian = app.librarian_token().await;
+    let created = app
+        .post(
+            "/api/v1/members",
+            Some(&librarian),
+            &json!({"name": "Other", "email": "other@biblio.test", "password": "other password 1", "role": "member"}),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let login = async |email: &str, password: &str| {
+        app.post(
+            "/api/v1/auth/login",
+            None,
+            &json!({"email": email, "password": password}),
+        )
+        .await
+    };
+    for email in [ADMIN_EMAIL, "nobody@biblio.test"] {
+        for attempt in 1..=3 {
+            let reply = login(email, "wrong password").await;
+            assert_eq!(
+                reply.status, 401,
+                "{email} attempt {attempt}: {}",
+                reply.body
+            );
+        }
+    }
+    let locked_member = login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let locked_nobody = login("nobody@biblio.test", "wrong password").await;
+    for reply in [&locked_member, &locked_nobody] {
+        assert_eq!(reply.status, 429, "{}", reply.body);
+        assert_eq!(reply.code(), "too_many_attempts");
+        let retry: u64 = reply.headers["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=2).contains(&retry), "Retry-After {retry}");
+    }
+    assert_eq!(
+        locked_member.body["error"]["message"]
+            .as_str()
+            .map(|m| m.replace(char::is_numeric, "")),
+        locked_nobody.body["error"]["message"]
+            .as_str()
+            .map(|m| m.replace(char::is_numeric, "")),
+        "the lockout message does not tell a member's email from an unknown one"
+    );
+    assert_eq!(
+        login("other@biblio.test", "other password 1").await.status,
+        200,
+        "another email is not locked"
+    );
+
+    tokio::time::sleep(std::time::Duration::from_millis(2_200)).await;
+    assert_eq!(login(ADMIN_EMAIL, ADMIN_PASSWORD).await.status, 200);
+}
+
+/// A right password clears the count: failures do not add up across successful logins.
+#[tokio::test]
+async fn a_successful_login_resets_the_count() {
+    let app = spawn_app_with(&[("BIBLIO_LOGIN_MAX_FAILURES", "2")]).await;
+    for _ in 0..3 {
+        let wrong = app
+            .post(
+                "/api/v1/auth/login",
+                None,
+                &json!({"email": ADMIN_EMAIL, "password": "wrong"}),
+            )
+            .await;
+        assert_eq!(wrong.status, 401);
+        let right = app
+            .post(
+                "/api/v1/auth/login",
+                None,
+                &json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}),
+            )
+            .await;
+        assert_eq!(right.status, 200, "{}", right.body);
+    }
+}
+
+/// Logout revokes the token at once on this replica and within about a second on another;
+/// a second logout with it is a 401; a fresh login gets a new token that works; a replica
+/// started later refuses the revoked token from its first request.
+#[tokio::test]
+async fn logout_revokes_the_token_on_every_replica() {
+    let app = spawn_app().await;
+    let other = app.replica(&[]).await;
+    let token = app.librarian_token().await;
+    assert_eq!(app.get("/api/v1/members", Some(&token)).await.status, 200);
+
+    let out = app
+        .post("/api/v1/auth/logout", Some(&token), &json!({}))
+        .await;
+    assert_eq!(out.status, 204, "{}", out.body);
+    let refused = app.get("/api/v1/members", Some(&token)).await;
+    assert_eq!(refused.status, 401);
+    assert_eq!(
+        refused.body["error"]["message"],
+        "the token is invalid, expired or revoked"
+    );
+    assert_eq!(
+        app.post("/api/v1/auth/logout", Some(&token), &json!({}))
+            .await
+            .status,
+        401
+    );
+
+    let started = std::time::Instant::now();
+    loop {
+        let reply = app
+            .send(
+                app.client
+                    .get(format!("{}/api/v1/members", other.address))
+                    .bearer_auth(&token),
+            )
+            .await;
+        if reply.status == 401 {
+            break;
+        }
+        assert_eq!(reply.status, 200);
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(3),
+            "the other replica still accepts the revoked token"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+
+    let late = app.replica(&[]).await;
+    let reply = app
+        .send(
+            app.client
+                .get(format!("{}/api/v1/members", late.address))
+                .bearer_auth(&token),
+        )
+        .await;
+    assert_eq!(reply.status, 401);
+
+    let fresh = app.librarian_token().await;
+    assert_ne!(fresh, token);
+    assert_eq!(app.get("/api/v1/members", Some(&fresh)).await.status, 200);
+    let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM revoked_tokens")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(stored, 1);
+}
+
+#[tokio::test]
+async fn logout_without_a_token_is_a_401() {
+    let app = spawn_app().await;
+    let reply = app.post("/api/v1/auth/logout", None, &json!({})).await;
+    assert_eq!(reply.status, 401);
+    assert_eq!(reply.code(), "unauthorized");
+}
+
+/// Without Redis each replica counts failures in memory: the lockout still holds.
+#[tokio::test]
+async fn the_lockout_holds_without_redis() {
+    let app = spawn_app_with(&[("BIBLIO_CACHE", "off"), ("BIBLIO_LOGIN_MAX_FAILURES", "2")]).await;
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        let reply = app
+            .post(
+                "/api/v1/auth/login",
+                None,
+                &json!({"email": ADMIN_EMAIL, "password": "wrong"}),
+            )
+            .await;
+        statuses.push(reply.status);
+    }
+    assert_eq!(statuses, [401, 401, 429]);
 }

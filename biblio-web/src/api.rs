@@ -40,6 +40,9 @@ pub enum ApiError {
     /// 409: no copy available, duplicate ISBN or email, loan limit, already returned.
     #[error("conflict: {}", .0.message)]
     Conflict(ErrorDetail),
+    /// 429 from the API's login lockout: too many wrong passwords for this email.
+    #[error("too many attempts: {}", .0.message)]
+    TooManyAttempts(ErrorDetail),
     /// Anything else (a 500, an answer we cannot read).
     #[error("unexpected answer from the API: {0}")]
     Unexpected(String),
@@ -205,6 +208,20 @@ impl Api {
             )
             .json(&json!({"email": email, "password": password}))?;
         decode(call.send().await?)
+    }
+
+    /// Revokes `token` for every API replica.
+    #[tracing::instrument(skip_all)]
+    pub async fn logout(&self, token: &str) -> Result<(), ApiError> {
+        let call = self
+            .http
+            .request(
+                Method::POST,
+                Some("/api/v1/auth/logout"),
+                "/api/v1/auth/logout",
+            )
+            .bearer(token);
+        check(call.send().await?).map(|_| ())
     }
 
     #[tracing::instrument(skip_all, fields(page = query.page))]
@@ -430,6 +447,7 @@ fn check(response: ClientResponse) -> Result<ClientResponse, ApiError> {
                 fields,
             }
         }
+        429 if detail.code == "too_many_attempts" => ApiError::TooManyAttempts(detail),
         503 | 502 | 504 | 429 => ApiError::Unavailable(format!("status {status}")),
         _ => ApiError::Unexpected(format!("status {status}: {}", detail.message)),
     })

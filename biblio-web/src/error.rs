@@ -151,7 +151,7 @@ impl IntoResponse for WebError {
 impl From<ApiError> for WebError {
     fn from(e: ApiError) -> Self {
         match e {
-            ApiError::Unavailable(_) => Self::Unavailable(e.into()),
+            ApiError::Unavailable(_) | ApiError::TooManyAttempts(_) => Self::Unavailable(e.into()),
             ApiError::Unauthorized(_) => Self::SessionExpired,
             ApiError::Forbidden(d) => Self::Forbidden(d.message),
             ApiError::NotFound(d) => Self::NotFound(capitalise(&d.message)),

@@ -275,6 +275,18 @@ pub fn run_steps(args: &LoadArgs) -> anyhow::Result<(PathBuf, Vec<Step>)> {
     Ok((out, steps))
 }
 
+/// siege's `--json-output` report. On a machine where siege never ran, it first prints a line
+/// about the `~/.siege` template it just created: the report starts at the first `{`.
+pub fn siege_json(stdout: &[u8]) -> anyhow::Result<Value> {
+    let start = stdout.iter().position(|b| *b == b'{').unwrap_or(0);
+    serde_json::from_slice(&stdout[start..]).with_context(|| {
+        format!(
+            "siege printed no JSON report: {}",
+            String::from_utf8_lossy(stdout)
+        )
+    })
+}
+
 pub async fn librarian_token(target: &str) -> anyhow::Result<String> {
     let login: Value = reqwest::Client::new()
         .post(format!("{target}/api/v1/auth/login"))
@@ -380,12 +392,7 @@ async fn measure(
         .context("cannot run siege")?;
     let elapsed = start.elapsed().as_secs_f64();
     let cpu_after = cpu_times(&args.stack_dir);
-    let siege: Value = serde_json::from_slice(&output.stdout).with_context(|| {
-        format!(
-            "siege printed no JSON: {}",
-            String::from_utf8_lossy(&output.stdout)
-        )
-    })?;
+    let siege = siege_json(&output.stdout)?;
     // Let Prometheus scrape the end of the run; the window then spans the whole run (no
     // traffic before or after it), so `increase` counts the run's requests.
     tokio::time::sleep(Duration::from_secs(args.scrape_wait)).await;

@@ -88,15 +88,16 @@ async fn login(
     CsrfForm(input): CsrfForm<LoginInput>,
 ) -> Result<Response, WebError> {
     let next = safe_next(&input.next);
-    let refused = |message: &str| -> Result<Response, WebError> {
+    let refused_with = |status: StatusCode, message: &str| -> Result<Response, WebError> {
         let page = render(&LoginView {
             layout: Layout::new(&session, "Log in"),
             email: input.email.clone(),
             next: next.clone(),
             error: Some(message.to_owned()),
         })?;
-        Ok((StatusCode::UNAUTHORIZED, page).into_response())
+        Ok((status, page).into_response())
     };
+    let refused = |message: &str| refused_with(StatusCode::UNAUTHORIZED, message);
     if input.email.trim().is_empty() || input.password.is_empty() {
         return refused("Enter your email address and your password.");
     }
@@ -124,6 +125,14 @@ async fn login(
             tracing::info!("login refused");
             refused("That email address and password do not match an account.")
         }
+        Err(ApiError::TooManyAttempts(_)) => {
+            tracing::info!("login refused: locked");
+            // Says nothing of whether the address has an account: the API counts every one.
+            refused_with(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many failed attempts for this email address. Wait a few minutes, then try again.",
+            )
+        }
         Err(other) => Err(other.into()),
     }
 }
@@ -140,7 +149,18 @@ async fn logout_form(session: Session) -> Result<Response, WebError> {
 }
 
 #[tracing::instrument(skip_all)]
-async fn logout(session: Session, CsrfForm(_): CsrfForm<NextParam>) -> Response {
+async fn logout(
+    State(state): State<AppState>,
+    session: Session,
+    CsrfForm(_): CsrfForm<NextParam>,
+) -> Response {
+    if let Some(user) = session.user() {
+        // The API token ends too, for every replica. If the API cannot be reached, the session
+        // still ends here (its id is revoked in this process) and the token expires on its own.
+        if let Err(e) = state.api.logout(&user.token).await {
+            tracing::warn!(error = %e, "cannot revoke the API token at logout");
+        }
+    }
     session.log_out();
     session.flash(FlashKind::Info, "You are logged out.");
     see_other("/")

@@ -104,6 +104,38 @@ async fn login_leads_back_to_the_page_asked_for_and_logout_ends_the_session_for_
         replayed.status, 303,
         "a logged-out session stays logged out"
     );
+    // And the API token it held is revoked for every API replica.
+    let revoked: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM revoked_tokens")
+        .fetch_one(&stack.pool)
+        .await
+        .expect("revoked tokens counted");
+    assert_eq!(revoked, 1);
+}
+
+/// The API's lockout reaches the login page as a 429 that names no account; the right password
+/// is refused while it lasts.
+#[tokio::test]
+async fn repeated_wrong_passwords_lock_the_login_form() {
+    let stack = spawn_stack().await;
+    let (_, email) = stack.member("Mallory's target").await;
+    let visitor = stack.visitor();
+    for address in [email.as_str(), "nobody-here@example.org"] {
+        for _ in 0..5 {
+            let page = visitor.log_in(address, "not the password").await;
+            assert_eq!(page.status, 401, "{}", page.body);
+        }
+    }
+    let member = visitor.log_in(&email, MEMBER_PASSWORD).await;
+    let nobody = visitor.log_in("nobody-here@example.org", "whatever").await;
+    for page in [&member, &nobody] {
+        assert_eq!(page.status, 429, "{}", page.body);
+        assert!(
+            page.body
+                .contains("Too many failed attempts for this email address"),
+            "{}",
+            page.body
+        );
+    }
 }
 
 #[tokio::test]

@@ -373,7 +373,7 @@ pub mod openapi {
                 RefOr::T(Content::new(Some(Ref::from_schema_name("ErrorBody")))),
             );
             let header = match status.as_str() {
-                "503" => Some((
+                "429" | "503" => Some((
                     "Retry-After",
                     "seconds to wait before retrying",
                     Type::Integer,

@@ -126,7 +126,7 @@ pub fn run(args: &FuzzArgs) -> anyhow::Result<()> {
 
     let bind = format!("127.0.0.1:{}", spare_port()?);
     let log = std::fs::File::create(out.join("api.log"))?;
-    let _server = Server(
+    let mut server = Server(
         Command::new(&api)
             .env("BIBLIO_DATABASE_URL", &url)
             .env("BIBLIO_BIND", &bind)
@@ -141,7 +141,7 @@ pub fn run(args: &FuzzArgs) -> anyhow::Result<()> {
             .spawn()
             .context("cannot start biblio-api")?,
     );
-    system::wait_for(&bind, "biblio-api", Duration::from_secs(60))?;
+    wait_for_api(&mut server, &bind, &out.join("api.log"))?;
     let base = format!("http://{bind}");
     let (token, operations, excluded) = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -156,7 +156,9 @@ pub fn run(args: &FuzzArgs) -> anyhow::Result<()> {
     while total.generated < args.cases {
         pass += 1;
         let missing = args.cases - total.generated;
-        let max_examples = missing.div_ceil(operations.max(1)).max(10) + 10;
+        // A quarter more than an even share: the few operations without inputs have almost
+        // nothing to generate.
+        let max_examples = (missing * 5 / 4).div_ceil(operations.max(1)).max(10);
         let report = out.join(format!("report-{pass}"));
         let _ = std::fs::remove_dir_all(&report);
         let mut command = Command::new(&st);
@@ -224,6 +226,29 @@ pub fn run(args: &FuzzArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// Waits until the API listens; fails at once, with the end of its log, if it exits instead.
+fn wait_for_api(server: &mut Server, bind: &str, log: &std::path::Path) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if system::listening(bind) {
+            return Ok(());
+        }
+        if let Some(status) = server.0.try_wait()? {
+            let log = std::fs::read_to_string(log).unwrap_or_default();
+            let first: String = log
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .chars()
+                .take(400)
+                .collect();
+            bail!("biblio-api exited at startup ({status}): {first}…");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    bail!("biblio-api is not answering on {bind} after 60 s")
 }
 
 /// The `st` of a venv of its own under `target/tools/`, with the pinned release.

@@ -28,13 +28,23 @@ pub struct Book {
 /// here so that missing fields are reported with the others, by name.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 pub struct BookInput {
-    #[schema(example = "978-0-306-40615-7")]
+    /// ISBN-10 or ISBN-13, with or without hyphens; the check digit must be right.
+    #[schema(value_type = String, required = true, example = "978-0-306-40615-7")]
     pub isbn: Option<String>,
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 500)]
     pub title: Option<String>,
+    /// 1 to 20 distinct names, each up to 200 characters.
+    #[schema(value_type = Vec<String>, required = true, min_items = 1, max_items = 20)]
     pub authors: Option<Vec<String>>,
+    #[schema(max_length = 200)]
     pub publisher: Option<String>,
+    /// From 1450 to next year.
+    #[schema(minimum = 1450)]
     pub year: Option<i64>,
+    /// Up to 20 distinct subjects, each up to 100 characters.
+    #[schema(max_items = 20)]
     pub subjects: Option<Vec<String>>,
+    #[schema(value_type = i64, required = true, minimum = 0, maximum = 10_000)]
     pub copies_total: Option<i64>,
 }
 
@@ -187,8 +197,13 @@ pub struct BookSearchParams {
     pub author: Option<String>,
     pub subject: Option<String>,
     /// `true` to list only books with a copy on the shelf.
+    #[param(value_type = Option<bool>)]
     pub available: Option<String>,
+    /// From 1 (default 1).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1_000_000)]
     pub page: Option<String>,
+    /// From 1 to 100 (default 20).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     pub per_page: Option<String>,
 }
 

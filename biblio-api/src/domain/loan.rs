@@ -55,8 +55,10 @@ impl LoanStatus {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 pub struct LoanInput {
     /// The borrower; members may only borrow for themselves. Defaults to the caller.
+    #[schema(minimum = 1)]
     pub member_id: Option<u64>,
     /// 1 to 5 distinct books.
+    #[schema(value_type = Vec<u64>, required = true, min_items = 1, max_items = 5)]
     pub book_ids: Option<Vec<u64>>,
 }
 
@@ -103,10 +105,16 @@ impl LoanRequest {
 #[into_params(parameter_in = Query)]
 pub struct LoanListParams {
     /// Whose loans; members see only their own (the default for them).
+    #[param(value_type = Option<u64>, minimum = 1)]
     pub member_id: Option<String>,
     /// `active` (includes overdue), `overdue` or `returned`.
+    #[param(value_type = Option<LoanStatus>)]
     pub status: Option<String>,
+    /// From 1 (default 1).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1_000_000)]
     pub page: Option<String>,
+    /// From 1 to 100 (default 20).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     pub per_page: Option<String>,
 }
 

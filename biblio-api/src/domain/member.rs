@@ -47,10 +47,14 @@ pub struct Member {
 /// A member as a librarian sends it.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 pub struct MemberInput {
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 200)]
     pub name: Option<String>,
+    #[schema(value_type = String, required = true, format = Email)]
     pub email: Option<String>,
+    #[schema(value_type = String, required = true, min_length = 8, max_length = 128)]
     pub password: Option<String>,
     /// `member` (default) or `librarian`.
+    #[schema(value_type = Option<Role>)]
     pub role: Option<String>,
 }
 

@@ -53,6 +53,7 @@ pub struct Report<T> {
 #[into_params(parameter_in = Query)]
 pub struct ReportParams {
     /// How many rows, 1 to 100 (default 10).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     pub limit: Option<String>,
 }
 

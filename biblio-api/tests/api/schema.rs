@@ -103,6 +103,53 @@ async fn probes_answer_and_the_openapi_document_lists_every_endpoint() {
     assert!(doc.body["components"]["securitySchemes"]["bearer"].is_object());
 }
 
+#[tokio::test]
+async fn every_error_an_operation_can_answer_is_documented_with_the_error_shape() {
+    let app = spawn_app().await;
+    let doc = app.get("/api/v1/openapi.json", None).await.body;
+    assert!(doc["components"]["schemas"]["ErrorBody"].is_object());
+    let paths = doc["paths"].as_object().expect("paths");
+    for (path, item) in paths {
+        for (method, operation) in item.as_object().expect("path item") {
+            let responses = operation["responses"].as_object().expect("responses");
+            let has = |status: &str| responses.contains_key(status);
+            let name = format!("{} {path}", method.to_uppercase());
+            if path.starts_with("/api/") {
+                assert!(has("503"), "{name}: 503 (overloaded, dependency down)");
+            }
+            if path.contains('{') {
+                assert!(has("400"), "{name}: 400 for an id that is not a number");
+            }
+            if operation.get("requestBody").is_some() {
+                for status in ["400", "413", "415", "422"] {
+                    assert!(has(status), "{name}: {status} for a bad body");
+                }
+            }
+            if operation.get("security").is_some() {
+                assert!(has("401"), "{name}: 401 without a valid token");
+            }
+            for (status, response) in responses {
+                if status.starts_with(['4', '5']) && path.starts_with("/api/") {
+                    assert_eq!(
+                        response["content"]["application/json"]["schema"]["$ref"],
+                        "#/components/schemas/ErrorBody",
+                        "{name} {status} has the error shape"
+                    );
+                }
+            }
+        }
+    }
+    // One of them in practice: a malformed body is a 400 in the error shape.
+    let malformed = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .header("content-type", "application/json")
+        .body("{");
+    let reply = app.send(malformed).await;
+    assert_eq!(reply.status, 400);
+    assert_eq!(reply.code(), "malformed_json");
+}
+
 async fn seeded(db: &TestDatabase, args: &SeedArgs) -> MySqlConnection {
     let settings = test_settings(db, &[]);
     drop(Application::build(&settings).await.expect("migrates"));

@@ -77,6 +77,7 @@ impl Application {
         tracing::info!(address = %self.listener.local_addr()?, "biblio-api listening");
         let refresher = self.state.reports.spawn_refresher();
         let revocations = self.state.revocations.spawn_refresher();
+        let health = self.state.db.spawn_health_check();
         let served = common::shutdown::serve(
             self.listener,
             self.router,
@@ -88,6 +89,7 @@ impl Application {
         .context("server error");
         refresher.abort();
         revocations.abort();
+        health.abort();
         served?;
         self.state.db.pool().close().await;
         Ok(())

@@ -179,7 +179,10 @@ mod tests {
     fn out_of_range_values_name_the_variable() {
         let e = ShutdownSettings::from_source(&env(&[("BIBLIO_SHUTDOWN_TIMEOUT_SECS", "0")]))
             .unwrap_err();
-        assert!(e.to_string().contains("BIBLIO_SHUTDOWN_TIMEOUT_SECS"), "{e}");
+        assert!(
+            e.to_string().contains("BIBLIO_SHUTDOWN_TIMEOUT_SECS"),
+            "{e}"
+        );
         let e = ShutdownSettings::from_source(&env(&[("BIBLIO_SHUTDOWN_DRAIN_MS", "soon")]))
             .unwrap_err();
         assert!(e.to_string().contains("BIBLIO_SHUTDOWN_DRAIN_MS"), "{e}");
@@ -230,11 +233,18 @@ mod tests {
         let mut answer = String::new();
         stream.read_to_string(&mut answer).await.unwrap();
         assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
-        assert!(answer.to_ascii_lowercase().contains("connection: close"), "{answer}");
+        assert!(
+            answer.to_ascii_lowercase().contains("connection: close"),
+            "{answer}"
+        );
         assert!(answer.ends_with("done"), "{answer}");
         assert!(draining.is_draining());
         server.await.unwrap().unwrap();
-        assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
         assert!(tokio::net::TcpStream::connect(addr).await.is_err());
     }
 

@@ -2,7 +2,9 @@
 //!
 //! # Layout
 //! - [`database`]: [`database::TestDatabase`], a MySQL database that lives for one test.
+//! - [`mariadb`]: [`mariadb::OwnMariaDb`], a MariaDB server a test may kill and restart.
 //! - [`otlp`]: an OTLP receiver (gRPC and HTTP/protobuf) that records what processes export.
 
 pub mod database;
+pub mod mariadb;
 pub mod otlp;

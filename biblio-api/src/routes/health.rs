@@ -42,7 +42,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl axum::response::Into
     metrics::gauge!("db_pool_connections", "state" => "in_use").set(f64::from(size - idle));
     metrics::gauge!("db_pool_max_connections")
         .set(f64::from(state.db.pool().options().get_max_connections()));
-    let up = mysql_answers(state.db.pool()).await;
+    let up = mysql_answers(&state.db).await;
     metrics::gauge!("dependency_up", "dependency" => "mysql").set(if up { 1.0 } else { 0.0 });
     let redis = state.redis.ping().await;
     metrics::gauge!("dependency_up", "dependency" => "redis").set(if redis { 1.0 } else { 0.0 });
@@ -50,8 +50,13 @@ pub async fn metrics(State(state): State<AppState>) -> impl axum::response::Into
     common::metrics::render(&state.metrics)
 }
 
-async fn mysql_answers(pool: &sqlx::MySqlPool) -> bool {
-    let ping = sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(pool);
+/// Whether MySQL answers `SELECT 1` within a second; at once `false` while the health check
+/// finds it down (a probe must not hang on a dead server).
+async fn mysql_answers(db: &crate::storage::Database) -> bool {
+    if db.is_down() {
+        return false;
+    }
+    let ping = sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(db.pool());
     matches!(
         tokio::time::timeout(Duration::from_secs(1), ping).await,
         Ok(Ok(1))
@@ -68,7 +73,7 @@ async fn healthz() -> Json<Health> {
 /// reported, not required.
 #[utoipa::path(get, path = "/readyz", tag = "health", responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
 async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
-    let (mysql, redis) = tokio::join!(mysql_answers(state.db.pool()), state.redis.ping());
+    let (mysql, redis) = tokio::join!(mysql_answers(&state.db), state.redis.ping());
     let redis = if redis { "up" } else { "down" };
     let mysql_state = if mysql { "up" } else { "down" };
     if state.draining.is_draining() {

@@ -36,10 +36,34 @@ pub struct PoolSettings {
 /// Storage functions take a [`Connection`] from [`Database::acquire`], which times the wait for
 /// the pool (`db_pool_acquire_seconds`) and carries the database name their spans report as
 /// `db.namespace`. A service call takes one connection and runs all its statements on it.
+///
+/// While the health check ([`Database::spawn_health_check`]) finds MySQL down, `acquire` fails
+/// at once, and requests already waiting for a connection are released the moment it does:
+/// without it they would wait out the whole acquire timeout (the pool keeps retrying to connect)
+/// before their 503.
 #[derive(Clone, Debug)]
 pub struct Database {
     pool: MySqlPool,
     namespace: Arc<str>,
+    health: Arc<Health>,
+}
+
+#[derive(Debug, Default)]
+struct Health {
+    down: std::sync::atomic::AtomicBool,
+    /// Notified when MySQL is found down.
+    went_down: tokio::sync::Notify,
+}
+
+/// How often the health check pings MySQL, and how long a ping may take.
+const HEALTH_INTERVAL: Duration = Duration::from_millis(200);
+const HEALTH_TIMEOUT: Duration = Duration::from_secs(1);
+
+fn mysql_down() -> sqlx::Error {
+    sqlx::Error::Io(std::io::Error::new(
+        std::io::ErrorKind::ConnectionRefused,
+        "MySQL is down (the health check cannot reach it)",
+    ))
 }
 
 impl Database {
@@ -49,7 +73,61 @@ impl Database {
             .get_database()
             .unwrap_or_default()
             .into();
-        Self { pool, namespace }
+        Self {
+            pool,
+            namespace,
+            health: Arc::default(),
+        }
+    }
+
+    /// Whether the health check last found MySQL down.
+    pub fn is_down(&self) -> bool {
+        self.health.down.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Pings MySQL every 200 ms on a connection of its own until aborted. A refused or broken
+    /// connection marks it down at once; a ping that takes over a second, twice in a row (a
+    /// saturated server answers slowly but answers).
+    pub fn spawn_health_check(&self) -> tokio::task::JoinHandle<()> {
+        let health = Arc::clone(&self.health);
+        let options = (*self.pool.connect_options()).clone();
+        tokio::spawn(async move {
+            let mut conn: Option<MySqlConnection> = None;
+            let mut slow = 0;
+            loop {
+                tokio::time::sleep(HEALTH_INTERVAL).await;
+                let answer = match conn.as_mut() {
+                    Some(c) => tokio::time::timeout(HEALTH_TIMEOUT, c.ping()).await,
+                    None => tokio::time::timeout(HEALTH_TIMEOUT, options.connect())
+                        .await
+                        .map(|connected| connected.map(|c| conn = Some(c))),
+                };
+                let down = match answer {
+                    Ok(Ok(())) => {
+                        slow = 0;
+                        false
+                    }
+                    Ok(Err(_)) => {
+                        conn = None;
+                        true
+                    }
+                    Err(_) => {
+                        conn = None;
+                        slow += 1;
+                        slow >= 2
+                    }
+                };
+                let was_down = health.down.swap(down, std::sync::atomic::Ordering::Relaxed);
+                if down && !was_down {
+                    tracing::warn!(
+                        "MySQL is down: database calls fail at once with 503 until it answers"
+                    );
+                    health.went_down.notify_waiters();
+                } else if was_down && !down {
+                    tracing::info!("MySQL answers again");
+                }
+            }
+        })
     }
 
     pub fn pool(&self) -> &MySqlPool {
@@ -59,7 +137,14 @@ impl Database {
     /// Takes a connection from the pool, waiting at most the pool's acquire timeout.
     pub async fn acquire(&self) -> Result<Connection, sqlx::Error> {
         let start = Instant::now();
-        let conn = self.pool.acquire().await;
+        let went_down = self.health.went_down.notified();
+        if self.is_down() {
+            return Err(mysql_down());
+        }
+        let conn = tokio::select! {
+            conn = self.pool.acquire() => conn,
+            () = went_down => Err(mysql_down()),
+        };
         metrics::histogram!("db_pool_acquire_seconds").record(start.elapsed().as_secs_f64());
         Ok(Connection {
             inner: conn?,

@@ -9,6 +9,7 @@ mod helpers;
 mod injection;
 mod loans;
 mod members;
+mod mysql_loss;
 mod otlp;
 mod overload;
 mod reports;

@@ -185,8 +185,34 @@ pub fn router(state: AppState) -> Router {
             state.draining.clone(),
             common::shutdown::close_while_draining,
         ))
+        .layer(axum::middleware::from_fn(security_headers))
         .layer(axum::middleware::from_fn(common::http::observe))
         .with_state(state)
+}
+
+/// On every answer, errors included: the API serves JSON only, so nothing may be sniffed as
+/// HTML, run as a script, framed, or leak the URL through a referrer.
+async fn security_headers(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::http::{HeaderValue, header};
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    response
 }
 
 /// Serves at most `BIBLIO_MAX_IN_FLIGHT` `/api/` requests at once; the next ones get 503 with

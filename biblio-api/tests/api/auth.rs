@@ -451,3 +451,29 @@ async fn the_lockout_holds_without_redis() {
     }
     assert_eq!(statuses, [401, 401, 429]);
 }
+
+/// Every answer, success or error, carries the headers that keep a browser from treating JSON
+/// as anything else.
+#[tokio::test]
+async fn every_answer_carries_the_security_headers() {
+    let app = spawn_app().await;
+    let token = app.librarian_token().await;
+    for (path, token, status) in [
+        ("/api/v1/books?per_page=1", None, 200),
+        ("/api/v1/members", Some(token.as_str()), 200),
+        ("/api/v1/members", None, 401),
+        ("/api/v1/nowhere", None, 404),
+        ("/healthz", None, 200),
+    ] {
+        let reply = app.get(path, token).await;
+        assert_eq!(reply.status, status, "{path}");
+        let h = &reply.headers;
+        assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(
+            h["content-security-policy"], "default-src 'none'; frame-ancestors 'none'",
+            "{path}"
+        );
+        assert_eq!(h["x-frame-options"], "DENY", "{path}");
+        assert_eq!(h["referrer-policy"], "no-referrer", "{path}");
+    }
+}

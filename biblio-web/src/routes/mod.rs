@@ -58,6 +58,8 @@ pub fn router(state: AppState) -> Router {
         .route("/static/style.css", axum::routing::get(stylesheet))
         .fallback(|| async { WebError::NotFound("There is no page at this address.".into()) })
         .method_not_allowed_fallback(|| async { WebError::MethodNotAllowed })
+        // Forms are a few fields: 64 KiB is plenty, and bounds what one request can cost.
+        .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
         .layer(axum::middleware::from_fn_with_state(state.clone(), pages))
         .layer(axum::middleware::from_fn(security_headers))
         .layer(axum::middleware::from_fn(forward_request_id))

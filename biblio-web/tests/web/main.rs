@@ -5,6 +5,7 @@ mod auth;
 mod browser;
 mod catalogue;
 mod helpers;
+mod injection;
 mod librarian;
 mod loans;
 mod resilience;

@@ -84,6 +84,13 @@ impl Settings {
                     "must be at least 32 characters",
                 ));
             }
+            Some(s) if production && s == DEV_TOKEN_SECRET => {
+                return Err(ConfigError::invalid(
+                    "BIBLIO_TOKEN_SECRET",
+                    "<hidden>",
+                    "is the development secret, published in this repository: set a secret of your own when BIBLIO_ENV=production",
+                ));
+            }
             Some(s) => Secret::new(s),
             None if production => {
                 return Err(ConfigError::Missing {
@@ -251,6 +258,16 @@ mod tests {
         let err =
             Settings::from_source(&env(&[("BIBLIO_ENV", "production")])).expect_err("no secret");
         assert!(err.to_string().contains("BIBLIO_TOKEN_SECRET"), "{err}");
+        let err = Settings::from_source(&env(&[
+            ("BIBLIO_ENV", "production"),
+            ("BIBLIO_TOKEN_SECRET", DEV_TOKEN_SECRET),
+        ]))
+        .expect_err("the published development secret");
+        assert!(err.to_string().contains("BIBLIO_TOKEN_SECRET"), "{err}");
+        assert!(
+            Settings::from_source(&env(&[("BIBLIO_TOKEN_SECRET", DEV_TOKEN_SECRET)])).is_ok(),
+            "fine outside production"
+        );
     }
 
     #[test]

@@ -66,6 +66,13 @@ impl Settings {
                     "must be at least 32 characters",
                 ));
             }
+            Some(s) if production && s == DEV_SESSION_KEY => {
+                return Err(ConfigError::invalid(
+                    "BIBLIO_WEB_SESSION_KEY",
+                    "<hidden>",
+                    "is the development key, published in this repository: set a secret of your own when BIBLIO_ENV=production",
+                ));
+            }
             Some(s) => Secret::new(s),
             None if production => {
                 return Err(ConfigError::Missing {
@@ -112,6 +119,12 @@ mod tests {
     #[test]
     fn production_without_a_session_key_is_a_startup_error_naming_the_variable() {
         let err = Settings::from_source(&env(&[("BIBLIO_ENV", "production")])).expect_err("no key");
+        assert!(err.to_string().contains("BIBLIO_WEB_SESSION_KEY"), "{err}");
+        let err = Settings::from_source(&env(&[
+            ("BIBLIO_ENV", "production"),
+            ("BIBLIO_WEB_SESSION_KEY", DEV_SESSION_KEY),
+        ]))
+        .expect_err("the published development key");
         assert!(err.to_string().contains("BIBLIO_WEB_SESSION_KEY"), "{err}");
     }
 

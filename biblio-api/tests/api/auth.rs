@@ -311,9 +311,9 @@ async fn repeated_wrong_passwords_lock_the_email_without_telling_whether_it_exis
         assert_eq!(reply.code(), "too_many_attempts");
         let retry: u64 = reply.headers["retry-after"]
             .to_str()
-            .unwrap()
+            .expect("a Retry-After header")
             .parse()
-            .unwrap();
+            .expect("Retry-After in seconds");
         assert!((1..=2).contains(&retry), "Retry-After {retry}");
     }
     assert_eq!(
@@ -422,7 +422,7 @@ async fn logout_revokes_the_token_on_every_replica() {
     let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM revoked_tokens")
         .fetch_one(&app.pool)
         .await
-        .unwrap();
+        .expect("revoked tokens counted");
     assert_eq!(stored, 1);
 }
 

@@ -96,7 +96,7 @@ async fn mysql_killed_under_writes_fails_fast_serves_cached_reads_recovers_and_l
     let app = Application::build(&settings)
         .await
         .expect("the API builds on the test's MariaDB");
-    let base = format!("http://{}", app.local_addr().unwrap());
+    let base = format!("http://{}", app.local_addr().expect("bound"));
     let (stop_server, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(app.run_until(async {
         let _ = stopped.await;
@@ -104,7 +104,7 @@ async fn mysql_killed_under_writes_fails_fast_serves_cached_reads_recovers_and_l
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()
-        .unwrap();
+        .expect("client builds");
 
     // Arrange: a librarian, four members, books to lend and books only read.
     let login: Value = client
@@ -112,10 +112,10 @@ async fn mysql_killed_under_writes_fails_fast_serves_cached_reads_recovers_and_l
         .json(&json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}))
         .send()
         .await
-        .unwrap()
+        .expect("login answers")
         .json()
         .await
-        .unwrap();
+        .expect("login JSON");
     let token = login["token"].as_str().expect("a token").to_owned();
     let post = async |path: &str, body: Value| -> Value {
         let reply = client
@@ -124,9 +124,9 @@ async fn mysql_killed_under_writes_fails_fast_serves_cached_reads_recovers_and_l
             .json(&body)
             .send()
             .await
-            .unwrap();
+            .expect("the API answers");
         assert_eq!(reply.status(), 201, "{path}");
-        reply.json().await.unwrap()
+        reply.json().await.expect("a JSON body")
     };
     let mut members = Vec::new();
     for i in 0..4 {
@@ -136,17 +136,17 @@ async fn mysql_killed_under_writes_fails_fast_serves_cached_reads_recovers_and_l
                    "password": "writer password", "role": "member"}),
         )
         .await;
-        members.push(m["id"].as_u64().unwrap());
+        members.push(m["id"].as_u64().expect("a member id"));
     }
     let mut lent = Vec::new();
     for i in 0..8 {
         let b = post("/api/v1/books", book_json(&format!("Lent {i}"), 50)).await;
-        lent.push(b["id"].as_u64().unwrap());
+        lent.push(b["id"].as_u64().expect("a book id"));
     }
     let mut read_only = Vec::new();
     for i in 0..3 {
         let b = post("/api/v1/books", book_json(&format!("Read {i}"), 5)).await;
-        read_only.push(b["id"].as_u64().unwrap());
+        read_only.push(b["id"].as_u64().expect("a book id"));
     }
     let get = async |path: String| -> (u16, Duration) {
         let sent = Instant::now();
@@ -210,7 +210,7 @@ async fn mysql_killed_under_writes_fails_fast_serves_cached_reads_recovers_and_l
     stop.store(true, Ordering::Relaxed);
     let mut writes = Vec::new();
     for w in writers {
-        writes.extend(w.await.unwrap());
+        writes.extend(w.await.expect("the writer ran"));
     }
 
     // What the clients saw.
@@ -234,11 +234,13 @@ async fn mysql_killed_under_writes_fails_fast_serves_cached_reads_recovers_and_l
     let not_ready_after = readiness.iter().find(|(_, s)| *s == 503).map(|(t, _)| *t);
 
     // What the database kept.
-    let pool = sqlx::MySqlPool::connect(&url).await.unwrap();
+    let pool = sqlx::MySqlPool::connect(&url)
+        .await
+        .expect("the test MariaDB answers again");
     let stored: Vec<u64> = sqlx::query_scalar("SELECT id FROM loans")
         .fetch_all(&pool)
         .await
-        .unwrap();
+        .expect("loans read");
     let lost: Vec<&u64> = acknowledged
         .iter()
         .filter(|id| !stored.contains(id))
@@ -251,7 +253,7 @@ async fn mysql_killed_under_writes_fails_fast_serves_cached_reads_recovers_and_l
     )
     .fetch_all(&pool)
     .await
-    .unwrap()
+    .expect("books read")
     .into_iter()
     .filter(|(_, out, open): &(u64, i64, i64)| out != open)
     .collect();

@@ -56,7 +56,11 @@ struct LoginInput {
 
 /// Only local paths: `next` must never send the visitor to another site.
 fn safe_next(next: &str) -> String {
-    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
+    if next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.contains('\\')
+        && !next.chars().any(char::is_control)
+    {
         next.to_owned()
     } else {
         "/".to_owned()
@@ -176,5 +180,6 @@ mod tests {
         assert_eq!(safe_next("//evil.example"), "/");
         assert_eq!(safe_next("https://evil.example"), "/");
         assert_eq!(safe_next("/\\evil.example"), "/");
+        assert_eq!(safe_next("/loans\r\nSet-Cookie: x=1"), "/");
     }
 }

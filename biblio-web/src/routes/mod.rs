@@ -213,7 +213,13 @@ async fn pages(State(state): State<AppState>, mut request: Request, next: Next) 
 }
 
 /// A 303 to `to` after a form (the browser then GETs it: no resubmission on reload).
+///
+/// A target that cannot be a `Location` header (control characters, from a hand-made `next`
+/// or `back` parameter) goes home instead of failing the request.
 pub fn see_other(to: &str) -> Response {
+    if HeaderValue::from_str(to).is_err() {
+        return Redirect::to("/").into_response();
+    }
     Redirect::to(to).into_response()
 }
 

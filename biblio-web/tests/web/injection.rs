@@ -584,7 +584,6 @@ async fn librarian_forms_store_payloads_verbatim_and_show_them_escaped_or_name_t
 /// character in them makes axum's `Redirect` fail to build its `Location` header, which answers
 /// a bare 500 (not even the error page).
 #[tokio::test]
-#[ignore = "fails: biblio-web routes::see_other answers a bare 500 for a target with control characters (auth::safe_next and loans::return_loan let them through)"]
 async fn redirect_targets_with_control_characters_are_not_a_server_error() {
     let stack = spawn_stack().await;
     let (_, email) = stack.member("Redirected").await;

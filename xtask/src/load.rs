@@ -98,6 +98,8 @@ pub struct Step {
     pub cache_hit: BTreeMap<String, f64>,
     /// process -> share of one core
     pub cpu: BTreeMap<String, f64>,
+    /// process -> (resident MiB at the end of the step, peak resident MiB since it started)
+    pub memory: BTreeMap<String, (f64, f64)>,
     pub siege_errors: String,
 }
 
@@ -458,6 +460,7 @@ async fn measure(
         step.cache_hit
             .insert(labels["cache"].as_str().unwrap_or("?").to_owned(), value);
     }
+    step.memory = memory(&args.stack_dir);
     let ticks = 100.0; // USER_HZ on Linux
     for (name, after) in &cpu_after {
         if let Some(before) = cpu_before.get(name) {
@@ -528,6 +531,45 @@ impl Prometheus {
 
 /// CPU ticks (user + system) of the stack's processes, MariaDB and Redis.
 fn cpu_times(stack_dir: &Path) -> BTreeMap<String, f64> {
+    stack_pids(stack_dir)
+        .into_iter()
+        .filter_map(|(name, pid)| Some((name, process_ticks(pid)?)))
+        .collect()
+}
+
+/// Resident memory of the stack's processes, MariaDB and Redis, in MiB: (now, peak since the
+/// process started), children included (nginx's workers).
+fn memory(stack_dir: &Path) -> BTreeMap<String, (f64, f64)> {
+    let kib = |pid: u32, field: &str| -> Option<f64> {
+        let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        status
+            .lines()
+            .find(|l| l.starts_with(field))?
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()
+    };
+    stack_pids(stack_dir)
+        .into_iter()
+        .filter_map(|(name, pid)| {
+            let mut pids = vec![pid];
+            if let Ok(children) = fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")) {
+                pids.extend(
+                    children
+                        .split_whitespace()
+                        .filter_map(|c| c.parse::<u32>().ok()),
+                );
+            }
+            let now: f64 = pids.iter().filter_map(|p| kib(*p, "VmRSS:")).sum();
+            let peak: f64 = pids.iter().filter_map(|p| kib(*p, "VmHWM:")).sum();
+            (now > 0.0).then(|| (name, (now / 1024.0, peak / 1024.0)))
+        })
+        .collect()
+}
+
+/// The stack's processes by their pid files, plus the machine's MariaDB and Redis.
+fn stack_pids(stack_dir: &Path) -> Vec<(String, u32)> {
     let mut pids: Vec<(String, u32)> = Vec::new();
     let dir = if stack_dir.is_absolute() {
         stack_dir.to_path_buf()
@@ -556,9 +598,7 @@ fn cpu_times(stack_dir: &Path) -> BTreeMap<String, f64> {
             pids.push((name.to_owned(), pid));
         }
     }
-    pids.into_iter()
-        .filter_map(|(name, pid)| Some((name, process_ticks(pid)?)))
-        .collect()
+    pids
 }
 
 /// utime + stime of a process and its children that were waited for (nginx's workers count in
@@ -733,6 +773,16 @@ fn report(args: &LoadArgs, steps: &[Step]) -> String {
             .map(|(name, share)| format!("{name} {:.0} %", share * 100.0))
             .collect();
         let _ = writeln!(md, "\nCPU (100 % = one core): {}.", cpu.join(", "));
+        let memory: Vec<String> = s
+            .memory
+            .iter()
+            .map(|(name, (now, peak))| format!("{name} {now:.0} MiB (peak {peak:.0})"))
+            .collect();
+        let _ = writeln!(
+            md,
+            "\nResident memory at the end of the step (peak since start): {}.",
+            memory.join(", ")
+        );
         if !s.siege_errors.is_empty() {
             let _ = writeln!(md, "\nsiege's errors: {}", s.siege_errors);
         }

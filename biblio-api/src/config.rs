@@ -28,6 +28,9 @@ pub struct Settings {
     /// Most `/api/` requests served at once; past it a request gets 503 at once
     /// (`BIBLIO_MAX_IN_FLIGHT`).
     pub max_in_flight: usize,
+    /// Longest an `/api/` request may run before it is abandoned with 503
+    /// (`BIBLIO_REQUEST_TIMEOUT_MS`).
+    pub request_timeout: Duration,
     /// `BIBLIO_FAULT_INJECTION=on` enables `/api/v1/admin/faults` (librarians only).
     pub fault_injection: bool,
     /// `BIBLIO_CACHE=off` turns the Redis cache off (every read from MySQL), for comparisons.
@@ -179,6 +182,14 @@ impl Settings {
                 "must be between 1 and 100000",
             ));
         }
+        let request_timeout_ms = config::parse_or(env, "BIBLIO_REQUEST_TIMEOUT_MS", 10_000u64)?;
+        if !(100..=300_000).contains(&request_timeout_ms) {
+            return Err(ConfigError::invalid(
+                "BIBLIO_REQUEST_TIMEOUT_MS",
+                request_timeout_ms,
+                "must be between 100 and 300000",
+            ));
+        }
         let book_ttl = config::parse_or(env, "BIBLIO_BOOK_CACHE_TTL_SECS", 60u64)?;
         if !(1..=86_400).contains(&book_ttl) {
             return Err(ConfigError::invalid(
@@ -223,6 +234,7 @@ impl Settings {
             cache,
             fault_injection,
             max_in_flight,
+            request_timeout: Duration::from_millis(request_timeout_ms),
             book_cache_ttl: Duration::from_secs(book_ttl),
             shutdown: common::shutdown::ShutdownSettings::from_source(env)?,
             login: crate::throttle::LoginSettings {

@@ -55,6 +55,10 @@ pub enum Error {
     /// (`BIBLIO_MAX_IN_FLIGHT`); refused at once rather than queued.
     #[error("overloaded")]
     Overloaded,
+    /// 503 with `Retry-After`: the request ran past `BIBLIO_REQUEST_TIMEOUT_MS` and was
+    /// abandoned (a transaction not yet committed is rolled back).
+    #[error("timed out")]
+    TimedOut,
     /// 500: a bug or an unexpected failure.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
@@ -85,7 +89,9 @@ impl Error {
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Unavailable(_) | Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::Overloaded | Self::TimedOut => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -132,6 +138,11 @@ impl Error {
                 "the server is busy; retry shortly".to_owned(),
                 None,
             ),
+            Self::TimedOut => (
+                "timeout",
+                "the request took too long and was abandoned; retry shortly".to_owned(),
+                None,
+            ),
             Self::Internal(_) => ("internal", "internal error".to_owned(), None),
         };
         ErrorDetail {
@@ -164,7 +175,7 @@ impl IntoResponse for Error {
         let status = self.status();
         let mut response = (status, axum::Json(ErrorBody { error: self.body() })).into_response();
         match self {
-            Self::Unavailable(_) | Self::Overloaded => {
+            Self::Unavailable(_) | Self::Overloaded | Self::TimedOut => {
                 response.headers_mut().insert(
                     header::RETRY_AFTER,
                     HeaderValue::from_static(RETRY_AFTER_SECS),

@@ -42,6 +42,8 @@ pub struct AppState {
     pub reports: Reports,
     /// Places for `/api/` requests in flight (`BIBLIO_MAX_IN_FLIGHT`).
     pub in_flight: std::sync::Arc<tokio::sync::Semaphore>,
+    /// `BIBLIO_REQUEST_TIMEOUT_MS`.
+    pub request_timeout: std::time::Duration,
     /// Injected faults (`BIBLIO_FAULT_INJECTION=on` only; see [`crate::faults`]).
     pub faults: Option<crate::faults::Faults>,
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
@@ -67,6 +69,7 @@ impl AppState {
             loans: LoanService::new(db.clone(), books),
             reports: Reports::new(db.clone(), redis.clone(), settings.report_refresh),
             in_flight: std::sync::Arc::new(tokio::sync::Semaphore::new(settings.max_in_flight)),
+            request_timeout: settings.request_timeout,
             faults: settings
                 .fault_injection
                 .then(crate::faults::Faults::default),
@@ -178,8 +181,8 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
         // Inside `observe`, so refused requests are counted (status 503) like any other.
         .layer(axum::middleware::from_fn_with_state(
-            state.in_flight.clone(),
-            shed_overload,
+            (state.in_flight.clone(), state.request_timeout),
+            bound_requests,
         ))
         .layer(axum::middleware::from_fn_with_state(
             state.draining.clone(),
@@ -217,10 +220,14 @@ async fn security_headers(
 
 /// Serves at most `BIBLIO_MAX_IN_FLIGHT` `/api/` requests at once; the next ones get 503 with
 /// `Retry-After` at once instead of queueing (memory and latency stay bounded, and nginx or the
-/// client can go elsewhere). Probes and `/metrics` are never refused, so an overloaded replica
-/// stays observable.
-async fn shed_overload(
-    axum::extract::State(in_flight): axum::extract::State<std::sync::Arc<tokio::sync::Semaphore>>,
+/// client can go elsewhere). Each runs for at most `BIBLIO_REQUEST_TIMEOUT_MS`, then is dropped
+/// (an uncommitted transaction rolls back) and answered 503. Probes and `/metrics` are never
+/// refused, so an overloaded replica stays observable.
+async fn bound_requests(
+    axum::extract::State((in_flight, timeout)): axum::extract::State<(
+        std::sync::Arc<tokio::sync::Semaphore>,
+        std::time::Duration,
+    )>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
@@ -228,9 +235,18 @@ async fn shed_overload(
     if !request.uri().path().starts_with("/api/") {
         return next.run(request).await;
     }
-    match in_flight.try_acquire_owned() {
-        Ok(_permit) => next.run(request).await,
-        Err(_) => Error::Overloaded.into_response(),
+    let Ok(_permit) = in_flight.try_acquire_owned() else {
+        return Error::Overloaded.into_response();
+    };
+    match tokio::time::timeout(timeout, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!(
+                timeout_ms = timeout.as_millis() as u64,
+                "request abandoned at the timeout"
+            );
+            Error::TimedOut.into_response()
+        }
     }
 }
 

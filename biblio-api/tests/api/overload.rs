@@ -67,3 +67,35 @@ async fn requests_past_the_in_flight_limit_get_a_fast_503_and_probes_still_answe
     app.delete("/api/v1/admin/faults", Some(&librarian)).await;
     assert_eq!(app.get(&path, None).await.status, 200);
 }
+
+/// A request that runs past `BIBLIO_REQUEST_TIMEOUT_MS` is abandoned with a 503 `timeout` and
+/// `Retry-After`, at the timeout, not when the work would have ended.
+#[tokio::test]
+async fn a_request_past_the_timeout_is_abandoned_with_a_503() {
+    let app = spawn_app_with(&[
+        ("BIBLIO_REQUEST_TIMEOUT_MS", "300"),
+        ("BIBLIO_FAULT_INJECTION", "on"),
+    ])
+    .await;
+    let librarian = app.librarian_token().await;
+    let book = app.book(&librarian, "Stuck", 1).await;
+    let set = app
+        .put(
+            "/api/v1/admin/faults",
+            Some(&librarian),
+            &json!({"route": "/api/v1/books/{id}", "latency_ms": 3000}),
+        )
+        .await;
+    assert_eq!(set.status, 200);
+    let started = Instant::now();
+    let reply = app.get(&format!("/api/v1/books/{book}"), None).await;
+    let took = started.elapsed();
+    assert_eq!(reply.status, 503, "{}", reply.body);
+    assert_eq!(reply.code(), "timeout");
+    assert!(reply.headers.contains_key("retry-after"));
+    assert!(
+        took >= Duration::from_millis(300) && took < Duration::from_millis(1_500),
+        "{took:?}"
+    );
+    assert_eq!(app.get("/api/v1/books?per_page=1", None).await.status, 200);
+}

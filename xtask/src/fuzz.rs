@@ -97,6 +97,12 @@ pub fn run(args: &FuzzArgs) -> anyhow::Result<()> {
     let api = root().join("target/debug/biblio-api");
     let out = root().join("target/fuzz");
     std::fs::create_dir_all(&out)?;
+    // Reports of an earlier run would be read as this one's.
+    for entry in std::fs::read_dir(&out)?.filter_map(Result::ok) {
+        if entry.file_name().to_string_lossy().starts_with("report-") {
+            std::fs::remove_dir_all(entry.path())?;
+        }
+    }
 
     let prefix = format!("fuzz-{}", std::process::id());
     drop_database()?;
@@ -160,7 +166,6 @@ pub fn run(args: &FuzzArgs) -> anyhow::Result<()> {
         // nothing to generate.
         let max_examples = (missing * 5 / 4).div_ceil(operations.max(1)).max(10);
         let report = out.join(format!("report-{pass}"));
-        let _ = std::fs::remove_dir_all(&report);
         let mut command = Command::new(&st);
         command
             .arg("run")

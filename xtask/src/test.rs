@@ -45,6 +45,20 @@ pub fn run() -> anyhow::Result<()> {
     check_configs()?;
     let (mut passed, mut failed) = cargo_test()?;
     if failed == 0 {
+        // A short OpenAPI fuzz run (`cargo xtask fuzz` is the 10,000-case one), counted as one
+        // test: no 500, no status, header or body the document does not describe.
+        match crate::fuzz::run(&crate::fuzz::FuzzArgs {
+            cases: 1_000,
+            keep: false,
+        }) {
+            Ok(()) => passed += 1,
+            Err(e) => {
+                eprintln!("fuzz: {e:#}");
+                failed += 1;
+            }
+        }
+    }
+    if failed == 0 {
         // The native stack's end-to-end tests need every piece working: only on a green build.
         let (p, f) = crate::e2e::run()?;
         passed += p;

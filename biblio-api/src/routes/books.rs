@@ -31,7 +31,7 @@ async fn search_books(
 }
 
 /// One book, with its availability.
-#[utoipa::path(get, path = "/api/v1/books/{id}", tag = "books", params(("id" = u64, Path)),
+#[utoipa::path(get, path = "/api/v1/books/{id}", tag = "books", params(("id" = u64, Path, minimum = 1)),
     responses((status = 200, body = Book), (status = 404)))]
 #[tracing::instrument(skip_all, fields(book_id = id))]
 async fn get_book(State(state): State<AppState>, IdPath(id): IdPath) -> Result<Json<Book>, Error> {
@@ -55,7 +55,7 @@ async fn create_book(
 }
 
 /// Replace a book's fields (librarians). Changing `copies_total` moves `copies_available` with it.
-#[utoipa::path(put, path = "/api/v1/books/{id}", tag = "books", params(("id" = u64, Path)), request_body = BookInput, security(("bearer" = [])),
+#[utoipa::path(put, path = "/api/v1/books/{id}", tag = "books", params(("id" = u64, Path, minimum = 1)), request_body = BookInput, security(("bearer" = [])),
     responses((status = 200, body = Book), (status = 401), (status = 403), (status = 404), (status = 409), (status = 422)))]
 #[tracing::instrument(skip_all, fields(book_id = id))]
 async fn replace_book(
@@ -69,7 +69,7 @@ async fn replace_book(
 }
 
 /// Withdraw a book from the catalogue (librarians); refused while copies are on loan.
-#[utoipa::path(delete, path = "/api/v1/books/{id}", tag = "books", params(("id" = u64, Path)), security(("bearer" = [])),
+#[utoipa::path(delete, path = "/api/v1/books/{id}", tag = "books", params(("id" = u64, Path, minimum = 1)), security(("bearer" = [])),
     responses((status = 204), (status = 401), (status = 403), (status = 404), (status = 409, description = "copies on loan")))]
 #[tracing::instrument(skip_all, fields(book_id = id))]
 async fn delete_book(

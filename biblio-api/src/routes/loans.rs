@@ -49,7 +49,7 @@ async fn list_loans(
 }
 
 /// One loan (its member or librarians).
-#[utoipa::path(get, path = "/api/v1/loans/{id}", tag = "loans", params(("id" = u64, Path)), security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/loans/{id}", tag = "loans", params(("id" = u64, Path, minimum = 1)), security(("bearer" = [])),
     responses((status = 200, body = Loan), (status = 401), (status = 404)))]
 #[tracing::instrument(skip_all, fields(loan_id = id))]
 async fn get_loan(
@@ -61,7 +61,7 @@ async fn get_loan(
 }
 
 /// Return every book of a loan (its member or librarians).
-#[utoipa::path(post, path = "/api/v1/loans/{id}/return", tag = "loans", params(("id" = u64, Path)), security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/loans/{id}/return", tag = "loans", params(("id" = u64, Path, minimum = 1)), security(("bearer" = [])),
     responses((status = 200, body = Loan), (status = 401), (status = 403), (status = 404), (status = 409, description = "already returned")))]
 #[tracing::instrument(skip_all, fields(loan_id = id))]
 async fn return_loan(

@@ -66,7 +66,7 @@ async fn create_member(
 }
 
 /// One member (librarians, or the member themself).
-#[utoipa::path(get, path = "/api/v1/members/{id}", tag = "members", params(("id" = u64, Path)), security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/members/{id}", tag = "members", params(("id" = u64, Path, minimum = 1)), security(("bearer" = [])),
     responses((status = 200, body = Member), (status = 401), (status = 403), (status = 404)))]
 #[tracing::instrument(skip_all, fields(member_id = id))]
 async fn get_member(

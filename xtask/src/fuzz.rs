@@ -252,9 +252,9 @@ pub fn run(args: &FuzzArgs) -> anyhow::Result<()> {
     while total.generated < args.cases {
         pass += 1;
         let missing = args.cases - total.generated;
-        // A quarter more than an even share: the few operations without inputs have almost
+        // Half as much again as an even share: the few operations without inputs have almost
         // nothing to generate.
-        let max_examples = (missing * 5 / 4).div_ceil(operations.max(1)).max(10);
+        let max_examples = (missing * 3 / 2).div_ceil(operations.max(1)).max(10);
         let report = out.join(format!("report-{pass}"));
         let mut command = Command::new(&st);
         command

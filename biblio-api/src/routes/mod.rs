@@ -91,6 +91,9 @@ fn register_counters() {
         metrics::counter!("loans_rejected_total", "reason" => reason).increment(0);
     }
     metrics::counter!("db_pool_acquire_timeouts_total").increment(0);
+    for result in ["success", "failure", "locked"] {
+        metrics::counter!("auth_logins_total", "result" => result).increment(0);
+    }
     for signal in ["spans", "logs"] {
         metrics::counter!("telemetry_dropped_total", "signal" => signal).increment(0);
     }

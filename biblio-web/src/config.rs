@@ -18,6 +18,8 @@ pub struct Settings {
     pub api_timeout: Duration,
     /// API calls in flight at once.
     pub api_max_connections: usize,
+    /// Page requests served at once (`BIBLIO_WEB_MAX_IN_FLIGHT`); past it, the 503 page at once.
+    pub max_in_flight: usize,
     /// Encrypts and authenticates the session cookie (`BIBLIO_WEB_SESSION_KEY`).
     pub session_key: Secret,
     /// Whether the session cookie is `Secure` (HTTPS only). On in production by default.
@@ -82,6 +84,14 @@ impl Settings {
             }
             None => Secret::new(DEV_SESSION_KEY),
         };
+        let max_in_flight = config::parse_or(env, "BIBLIO_WEB_MAX_IN_FLIGHT", 1_024usize)?;
+        if !(1..=100_000).contains(&max_in_flight) {
+            return Err(ConfigError::invalid(
+                "BIBLIO_WEB_MAX_IN_FLIGHT",
+                max_in_flight,
+                "must be between 1 and 100000",
+            ));
+        }
         let cookie_secure = config::flag_or(env, "BIBLIO_WEB_COOKIE_SECURE", production)?;
         Ok(Self {
             production,
@@ -91,6 +101,7 @@ impl Settings {
             api_max_connections,
             session_key,
             cookie_secure,
+            max_in_flight,
             shutdown: common::shutdown::ShutdownSettings::from_source(env)?,
         })
     }

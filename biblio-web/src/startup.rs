@@ -39,6 +39,7 @@ impl Application {
             sessions: SessionKey::derive(settings.session_key.expose()),
             revoked: Revoked::default(),
             draining: common::shutdown::Draining::default(),
+            in_flight: std::sync::Arc::new(tokio::sync::Semaphore::new(settings.max_in_flight)),
             cookie_secure: settings.cookie_secure,
             metrics: common::metrics::install(),
         };

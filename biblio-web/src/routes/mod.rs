@@ -37,6 +37,8 @@ pub struct AppState {
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
     /// Set on SIGTERM: readiness answers 503 and connections close after each answer.
     pub draining: common::shutdown::Draining,
+    /// Places for page requests in flight (`BIBLIO_WEB_MAX_IN_FLIGHT`).
+    pub in_flight: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 /// The stylesheet, compiled into the binary and served from `/static/style.css`.
@@ -60,6 +62,11 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(|| async { WebError::MethodNotAllowed })
         // Forms are a few fields: 64 KiB is plenty, and bounds what one request can cost.
         .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
+        // Inside `pages`, which renders the refusal as the 503 page.
+        .layer(axum::middleware::from_fn_with_state(
+            state.in_flight.clone(),
+            shed_overload,
+        ))
         .layer(axum::middleware::from_fn_with_state(state.clone(), pages))
         .layer(axum::middleware::from_fn(security_headers))
         .layer(axum::middleware::from_fn(forward_request_id))
@@ -69,6 +76,27 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(axum::middleware::from_fn(common::http::observe))
         .with_state(state)
+}
+
+/// Serves at most `BIBLIO_WEB_MAX_IN_FLIGHT` pages at once; the next visitor gets the 503 page
+/// with `Retry-After` at once instead of a queue that grows while the API is slow. Probes,
+/// `/metrics` and the stylesheet are never refused.
+async fn shed_overload(
+    State(in_flight): State<std::sync::Arc<tokio::sync::Semaphore>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let path = request.uri().path();
+    if matches!(path, "/healthz" | "/readyz" | "/metrics") || path.starts_with("/static/") {
+        return next.run(request).await;
+    }
+    match in_flight.try_acquire_owned() {
+        Ok(_permit) => next.run(request).await,
+        Err(_) => WebError::Unavailable(anyhow::anyhow!(
+            "more pages in flight than BIBLIO_WEB_MAX_IN_FLIGHT allows"
+        ))
+        .into_response(),
+    }
 }
 
 async fn stylesheet() -> impl IntoResponse {

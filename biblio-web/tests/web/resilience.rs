@@ -95,3 +95,52 @@ async fn probes_and_metrics_describe_the_web_and_its_calls_to_the_api() {
         "never the raw path"
     );
 }
+
+/// Past `BIBLIO_WEB_MAX_IN_FLIGHT` pages in flight (here 2, held by an API that never answers),
+/// the next visitor gets the 503 page at once instead of a place in a queue; probes still answer.
+#[tokio::test]
+async fn pages_past_the_in_flight_limit_get_the_503_page_at_once() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binds");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let web = spawn_web_for(
+        &format!("http://{addr}"),
+        &[
+            ("BIBLIO_WEB_API_TIMEOUT_MS", "3000"),
+            ("BIBLIO_WEB_MAX_IN_FLIGHT", "2"),
+        ],
+    )
+    .await;
+    let held: Vec<_> = (0..2)
+        .map(|_| {
+            let visitor = Visitor::new(&web.url);
+            tokio::spawn(async move { visitor.get("/books").await.status })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let visitor = Visitor::new(&web.url);
+    let started = Instant::now();
+    let page = visitor.get("/books").await;
+    assert_eq!(page.status, 503);
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "refused at once, took {:?}",
+        started.elapsed()
+    );
+    assert!(
+        page.body.contains("Temporarily unavailable"),
+        "{}",
+        page.body
+    );
+    assert_eq!(visitor.get("/healthz").await.status, 200);
+    for h in held {
+        assert_eq!(h.await.expect("the held page"), 503, "the API timeout");
+    }
+}

@@ -324,7 +324,7 @@ pub fn run(args: &FuzzArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Waits until the API listens; fails at once, with the end of its log, if it exits instead.
+/// Waits until the API listens; fails at once, with the first line of its log, if it exits.
 fn wait_for_api(server: &mut Server, bind: &str, log: &std::path::Path) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {

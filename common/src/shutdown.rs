@@ -170,7 +170,7 @@ mod tests {
 
     #[test]
     fn defaults_drain_a_second_and_wait_ten() {
-        let s = ShutdownSettings::from_source(&env(&[])).unwrap();
+        let s = ShutdownSettings::from_source(&env(&[])).expect("defaults are valid");
         assert_eq!(s.drain, Duration::from_secs(1));
         assert_eq!(s.timeout, Duration::from_secs(10));
     }
@@ -178,13 +178,13 @@ mod tests {
     #[test]
     fn out_of_range_values_name_the_variable() {
         let e = ShutdownSettings::from_source(&env(&[("BIBLIO_SHUTDOWN_TIMEOUT_SECS", "0")]))
-            .unwrap_err();
+            .expect_err("out of range");
         assert!(
             e.to_string().contains("BIBLIO_SHUTDOWN_TIMEOUT_SECS"),
             "{e}"
         );
         let e = ShutdownSettings::from_source(&env(&[("BIBLIO_SHUTDOWN_DRAIN_MS", "soon")]))
-            .unwrap_err();
+            .expect_err("out of range");
         assert!(e.to_string().contains("BIBLIO_SHUTDOWN_DRAIN_MS"), "{e}");
     }
 
@@ -192,8 +192,10 @@ mod tests {
     /// finds the door closed; the server returns without waiting for the timeout.
     #[tokio::test]
     async fn finishes_requests_in_flight_then_stops() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binds");
+        let addr = listener.local_addr().expect("bound");
         let draining = Draining::default();
         let router = axum::Router::new()
             .route(
@@ -221,17 +223,22 @@ mod tests {
             draining.clone(),
             settings,
         ));
-        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let mut stream = tokio::net::TcpStream::connect(addr)
+            .await
+            .expect("connects");
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         stream
             .write_all(b"GET /slow HTTP/1.1\r\nhost: x\r\n\r\n")
             .await
-            .unwrap();
+            .expect("request written");
         tokio::time::sleep(Duration::from_millis(50)).await;
         let started = std::time::Instant::now();
-        signal.send(()).unwrap();
+        signal.send(()).expect("server waits for the signal");
         let mut answer = String::new();
-        stream.read_to_string(&mut answer).await.unwrap();
+        stream
+            .read_to_string(&mut answer)
+            .await
+            .expect("answer read");
         assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
         assert!(
             answer.to_ascii_lowercase().contains("connection: close"),
@@ -239,7 +246,10 @@ mod tests {
         );
         assert!(answer.ends_with("done"), "{answer}");
         assert!(draining.is_draining());
-        server.await.unwrap().unwrap();
+        server
+            .await
+            .expect("server task")
+            .expect("server ends cleanly");
         assert!(
             started.elapsed() < Duration::from_secs(2),
             "{:?}",
@@ -250,11 +260,13 @@ mod tests {
 
     #[tokio::test]
     async fn a_request_past_the_timeout_does_not_hold_the_process() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binds");
+        let addr = listener.local_addr().expect("bound");
         let router = axum::Router::new().route(
             "/stuck",
-            axum::routing::get(|| std::future::pending::<&'static str>()),
+            axum::routing::get(std::future::pending::<&'static str>),
         );
         let (signal, stop) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(serve(
@@ -269,16 +281,21 @@ mod tests {
                 timeout: Duration::from_secs(1),
             },
         ));
-        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let mut stream = tokio::net::TcpStream::connect(addr)
+            .await
+            .expect("connects");
         use tokio::io::AsyncWriteExt;
         stream
             .write_all(b"GET /stuck HTTP/1.1\r\nhost: x\r\n\r\n")
             .await
-            .unwrap();
+            .expect("request written");
         tokio::time::sleep(Duration::from_millis(50)).await;
         let started = std::time::Instant::now();
-        signal.send(()).unwrap();
-        server.await.unwrap().unwrap();
+        signal.send(()).expect("server waits for the signal");
+        server
+            .await
+            .expect("server task")
+            .expect("server ends cleanly");
         let waited = started.elapsed();
         assert!(
             waited >= Duration::from_secs(1) && waited < Duration::from_secs(3),

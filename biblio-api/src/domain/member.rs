@@ -214,7 +214,11 @@ pub struct Session {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 pub struct LoginInput {
+    // Optional here so a missing field is a 422 naming it, not a bare deserialisation error;
+    // the document says what a valid login has.
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 254)]
     pub email: Option<String>,
+    #[schema(value_type = String, required = true, min_length = 1)]
     pub password: Option<String>,
 }
 

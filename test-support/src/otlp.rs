@@ -64,6 +64,15 @@ impl LogsService for Grpc {
 
 /// Starts a receiver for `protocol` (`grpc` or `http/protobuf`) on a free port of 127.0.0.1.
 pub async fn receiver(protocol: &str) -> (SocketAddr, Store) {
+    receiver_until(protocol, std::future::pending()).await
+}
+
+/// [`receiver`] that stops when `stop` resolves, as a collector shut down would: it stops
+/// accepting and closes its connections (exporters then find nothing listening).
+pub async fn receiver_until(
+    protocol: &str,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> (SocketAddr, Store) {
     let store = Store::default();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -78,7 +87,7 @@ pub async fn receiver(protocol: &str) -> (SocketAddr, Store) {
             tonic::transport::Server::builder()
                 .add_service(TraceServiceServer::new(service.clone()))
                 .add_service(LogsServiceServer::new(service))
-                .serve_with_incoming(incoming),
+                .serve_with_incoming_shutdown(incoming, stop),
         );
     } else {
         let traces = store.clone();
@@ -102,7 +111,11 @@ pub async fn receiver(protocol: &str) -> (SocketAddr, Store) {
                     ExportLogsServiceResponse::default().encode_to_vec()
                 }),
             );
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stop)
+                .await
+        });
     }
     (addr, store)
 }

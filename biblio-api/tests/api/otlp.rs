@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use test_support::otlp::{
-    SpanKind, StatusCode, free_port, hex, receiver, spans_of, string_attr, wait_until,
+    SpanKind, StatusCode, all_spans, free_port, hex, receiver, spans_of, string_attr, wait_until,
 };
 
 use crate::helpers::{TestDatabase, book_json, test_settings};
@@ -497,4 +497,90 @@ async fn without_a_collector_json_logs_on_stdout_still_carry_the_trace_and_span_
         record["loan_id"].is_u64(),
         "structured fields stay fields: {line}"
     );
+}
+
+/// The collector stopped under load: a receiver that was taking the API's spans shuts down
+/// while four clients keep calling. Every request still succeeds, no slower, and the spans that
+/// could not be sent are counted in `telemetry_dropped_total`.
+#[tokio::test]
+async fn a_collector_stopped_under_load_costs_no_request_and_its_drops_are_counted() {
+    for protocol in ["http/protobuf", "grpc"] {
+        let (stop_collector, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (addr, store) = test_support::otlp::receiver_until(protocol, async {
+            let _ = stopped.await;
+        })
+        .await;
+        let api = start_api(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{addr}")),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol.to_owned()),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "500".to_owned()),
+        ])
+        .await;
+        let client = reqwest::Client::new();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let clients: Vec<_> = (0..4)
+            .map(|_| {
+                let (client, url, stop) = (client.clone(), api.url.clone(), stop.clone());
+                tokio::spawn(async move {
+                    let mut seen = Vec::new();
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        let sent = Instant::now();
+                        let status = client
+                            .get(format!("{url}/api/v1/books?per_page=1"))
+                            .send()
+                            .await
+                            .map(|r| r.status().as_u16())
+                            .unwrap_or(0);
+                        seen.push((sent, status, sent.elapsed()));
+                    }
+                    seen
+                })
+            })
+            .collect();
+        wait_until("spans reach the collector", || {
+            (!all_spans(&store).is_empty()).then_some(())
+        })
+        .await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let dropped_before = dropped(&client, &api, "spans").await;
+        let stopped_at = Instant::now();
+        stop_collector.send(()).expect("the collector runs");
+        // Load goes on for 3 s, and until the exporter has given up on a batch and counted it.
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while dropped(&client, &api, "spans").await <= dropped_before && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let mut requests = Vec::new();
+        for c in clients {
+            requests.extend(c.await.expect("a client"));
+        }
+        let (before, after): (Vec<_>, Vec<_>) =
+            requests.iter().partition(|(sent, _, _)| *sent < stopped_at);
+        let failed = requests.iter().filter(|(_, s, _)| *s != 200).count();
+        let mean = |r: &[&(Instant, u16, Duration)]| {
+            r.iter().map(|(_, _, t)| t.as_secs_f64()).sum::<f64>() * 1e3 / r.len().max(1) as f64
+        };
+        let dropped_now = dropped(&client, &api, "spans").await;
+        println!(
+            "collector stopped ({protocol}): {} requests while it ran ({:.1} ms mean), {} after it stopped \
+             ({:.1} ms mean), {failed} failed; spans dropped and counted: {}",
+            before.len(),
+            mean(&before),
+            after.len(),
+            mean(&after),
+            dropped_now - dropped_before
+        );
+        assert_eq!(failed, 0, "{protocol}: requests are unaffected");
+        assert!(
+            after.len() > 50,
+            "{protocol}: load went on: {}",
+            after.len()
+        );
+        assert!(
+            dropped_now > dropped_before,
+            "{protocol}: the spans of the requests after the stop are counted as dropped"
+        );
+    }
 }

@@ -11,6 +11,7 @@
 //! - kill one API replica under a siege run of GETs through nginx: zero failed requests;
 //! - SIGTERM one API replica under siege and a stream of loans through nginx: zero failed
 //!   requests, the replica exits 0, and every loan acknowledged is in the database;
+//! - every security header appears once through nginx, the services' own policies unchanged;
 //! - every dashboard panel that reads app or nginx metrics returns data from Prometheus.
 //!
 //! Each prints its figures (time to alert, failed requests) and `ok` or `FAILED`.
@@ -74,7 +75,7 @@ pub fn run() -> anyhow::Result<(u64, u64)> {
             .timeout(Duration::from_secs(10))
             .build()?,
     };
-    let tests: [(&str, Test); 7] = [
+    let tests: [(&str, Test); 8] = [
         ("InstanceDown reaches the sink and resolves", |e| {
             Box::pin(e.instance_down_alert())
         }),
@@ -90,6 +91,10 @@ pub fn run() -> anyhow::Result<(u64, u64)> {
         (
             "SIGTERM to a replica under siege and writes costs no request",
             |e| Box::pin(e.graceful_shutdown_under_siege()),
+        ),
+        (
+            "security headers through nginx: each once, the service's own",
+            |e| Box::pin(e.security_headers()),
         ),
         (
             "the lab load scenario runs through nginx and its report is written",
@@ -395,6 +400,40 @@ impl E2e<'_> {
             status.is_some_and(|s| s.success()),
             "the replica exits 0 on SIGTERM: {status:?}"
         );
+        Ok(())
+    }
+
+    /// Each security header appears once on every answer through nginx: the web's and the
+    /// API's own policies pass unchanged, and nginx's own answers (a 404 on `/metrics`) get
+    /// nginx's.
+    async fn security_headers(&self) -> anyhow::Result<()> {
+        let cases = [
+            ("/", "script-src 'self'; style-src 'self'"),
+            ("/api/v1/books?per_page=1", "default-src 'none'"),
+            ("/metrics", "default-src 'self'"),
+        ];
+        for (path, csp) in cases {
+            let reply = self.client.get(self.nginx(path)).send().await?;
+            for name in [
+                "content-security-policy",
+                "x-content-type-options",
+                "x-frame-options",
+                "referrer-policy",
+            ] {
+                let values: Vec<_> = reply.headers().get_all(name).iter().collect();
+                ensure!(
+                    values.len() == 1,
+                    "{path}: {name} appears {} times: {values:?}",
+                    values.len()
+                );
+            }
+            let policy = reply.headers()["content-security-policy"].to_str()?;
+            ensure!(policy.contains(csp), "{path}: CSP {policy:?} lacks {csp:?}");
+            ensure!(
+                !policy.contains("unsafe-inline"),
+                "{path}: CSP {policy:?} allows inline code"
+            );
+        }
         Ok(())
     }
 

@@ -63,22 +63,10 @@ impl Settings {
                 "must start with mysql://",
             ));
         }
-        let max_connections = config::parse_or(env, "BIBLIO_DB_MAX_CONNECTIONS", 20u32)?;
-        if !(1..=500).contains(&max_connections) {
-            return Err(ConfigError::invalid(
-                "BIBLIO_DB_MAX_CONNECTIONS",
-                max_connections,
-                "must be between 1 and 500",
-            ));
-        }
-        let acquire_ms = config::parse_or(env, "BIBLIO_DB_ACQUIRE_TIMEOUT_MS", 2_000u64)?;
-        if !(10..=60_000).contains(&acquire_ms) {
-            return Err(ConfigError::invalid(
-                "BIBLIO_DB_ACQUIRE_TIMEOUT_MS",
-                acquire_ms,
-                "must be between 10 and 60000",
-            ));
-        }
+        let max_connections =
+            config::parse_within(env, "BIBLIO_DB_MAX_CONNECTIONS", 20u32, 1..=500)?;
+        let acquire_ms =
+            config::parse_within(env, "BIBLIO_DB_ACQUIRE_TIMEOUT_MS", 2_000u64, 10..=60_000)?;
         let token_secret = match env.get("BIBLIO_TOKEN_SECRET") {
             Some(s) if s.len() < 32 => {
                 return Err(ConfigError::invalid(
@@ -103,14 +91,8 @@ impl Settings {
             }
             None => Secret::new(DEV_TOKEN_SECRET),
         };
-        let ttl_secs = config::parse_or(env, "BIBLIO_TOKEN_TTL_SECS", 3_600i64)?;
-        if !(60..=30 * 86_400).contains(&ttl_secs) {
-            return Err(ConfigError::invalid(
-                "BIBLIO_TOKEN_TTL_SECS",
-                ttl_secs,
-                "must be between 60 and 2592000",
-            ));
-        }
+        let ttl_secs =
+            config::parse_within(env, "BIBLIO_TOKEN_TTL_SECS", 3_600i64, 60..=30 * 86_400)?;
         let admin = match (
             env.get("BIBLIO_ADMIN_EMAIL"),
             env.get("BIBLIO_ADMIN_PASSWORD"),
@@ -135,14 +117,7 @@ impl Settings {
                 });
             }
         };
-        let refresh = config::parse_or(env, "BIBLIO_REPORT_REFRESH_SECS", 60u64)?;
-        if !(1..=86_400).contains(&refresh) {
-            return Err(ConfigError::invalid(
-                "BIBLIO_REPORT_REFRESH_SECS",
-                refresh,
-                "must be between 1 and 86400",
-            ));
-        }
+        let refresh = config::parse_within(env, "BIBLIO_REPORT_REFRESH_SECS", 60u64, 1..=86_400)?;
         let redis_url = config::string_or(env, "BIBLIO_REDIS_URL", "redis://127.0.0.1:6379");
         if !redis_url.starts_with("redis://") && !redis_url.starts_with("unix://") {
             return Err(ConfigError::invalid(
@@ -164,56 +139,18 @@ impl Settings {
                 "must be 1 to 64 letters, digits, '-', '_' or '.'",
             ));
         }
-        let redis_timeout_ms = config::parse_or(env, "BIBLIO_REDIS_TIMEOUT_MS", 100u64)?;
-        if !(5..=5_000).contains(&redis_timeout_ms) {
-            return Err(ConfigError::invalid(
-                "BIBLIO_REDIS_TIMEOUT_MS",
-                redis_timeout_ms,
-                "must be between 5 and 5000",
-            ));
-        }
+        let redis_timeout_ms =
+            config::parse_within(env, "BIBLIO_REDIS_TIMEOUT_MS", 100u64, 5..=5_000)?;
         let cache = config::flag_or(env, "BIBLIO_CACHE", true)?;
         let fault_injection = config::flag_or(env, "BIBLIO_FAULT_INJECTION", false)?;
-        let max_in_flight = config::parse_or(env, "BIBLIO_MAX_IN_FLIGHT", 1_024usize)?;
-        if !(1..=100_000).contains(&max_in_flight) {
-            return Err(ConfigError::invalid(
-                "BIBLIO_MAX_IN_FLIGHT",
-                max_in_flight,
-                "must be between 1 and 100000",
-            ));
-        }
-        let request_timeout_ms = config::parse_or(env, "BIBLIO_REQUEST_TIMEOUT_MS", 10_000u64)?;
-        if !(100..=300_000).contains(&request_timeout_ms) {
-            return Err(ConfigError::invalid(
-                "BIBLIO_REQUEST_TIMEOUT_MS",
-                request_timeout_ms,
-                "must be between 100 and 300000",
-            ));
-        }
-        let book_ttl = config::parse_or(env, "BIBLIO_BOOK_CACHE_TTL_SECS", 60u64)?;
-        if !(1..=86_400).contains(&book_ttl) {
-            return Err(ConfigError::invalid(
-                "BIBLIO_BOOK_CACHE_TTL_SECS",
-                book_ttl,
-                "must be between 1 and 86400",
-            ));
-        }
-        let max_failures = config::parse_or(env, "BIBLIO_LOGIN_MAX_FAILURES", 5u32)?;
-        if !(1..=1_000).contains(&max_failures) {
-            return Err(ConfigError::invalid(
-                "BIBLIO_LOGIN_MAX_FAILURES",
-                max_failures,
-                "must be between 1 and 1000",
-            ));
-        }
-        let lockout_secs = config::parse_or(env, "BIBLIO_LOGIN_LOCKOUT_SECS", 900u64)?;
-        if !(1..=86_400).contains(&lockout_secs) {
-            return Err(ConfigError::invalid(
-                "BIBLIO_LOGIN_LOCKOUT_SECS",
-                lockout_secs,
-                "must be between 1 and 86400",
-            ));
-        }
+        let max_in_flight =
+            config::parse_within(env, "BIBLIO_MAX_IN_FLIGHT", 1_024usize, 1..=100_000)?;
+        let request_timeout_ms =
+            config::parse_within(env, "BIBLIO_REQUEST_TIMEOUT_MS", 10_000u64, 100..=300_000)?;
+        let book_ttl = config::parse_within(env, "BIBLIO_BOOK_CACHE_TTL_SECS", 60u64, 1..=86_400)?;
+        let max_failures = config::parse_within(env, "BIBLIO_LOGIN_MAX_FAILURES", 5u32, 1..=1_000)?;
+        let lockout_secs =
+            config::parse_within(env, "BIBLIO_LOGIN_LOCKOUT_SECS", 900u64, 1..=86_400)?;
         Ok(Self {
             production,
             bind,

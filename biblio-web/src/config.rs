@@ -44,22 +44,10 @@ impl Settings {
                 "must start with http:// (TLS ends at nginx)",
             ));
         }
-        let timeout_ms = config::parse_or(env, "BIBLIO_WEB_API_TIMEOUT_MS", 5_000u64)?;
-        if !(50..=60_000).contains(&timeout_ms) {
-            return Err(ConfigError::invalid(
-                "BIBLIO_WEB_API_TIMEOUT_MS",
-                timeout_ms,
-                "must be between 50 and 60000",
-            ));
-        }
-        let api_max_connections = config::parse_or(env, "BIBLIO_WEB_API_MAX_CONNECTIONS", 64usize)?;
-        if !(1..=1_000).contains(&api_max_connections) {
-            return Err(ConfigError::invalid(
-                "BIBLIO_WEB_API_MAX_CONNECTIONS",
-                api_max_connections,
-                "must be between 1 and 1000",
-            ));
-        }
+        let timeout_ms =
+            config::parse_within(env, "BIBLIO_WEB_API_TIMEOUT_MS", 5_000u64, 50..=60_000)?;
+        let api_max_connections =
+            config::parse_within(env, "BIBLIO_WEB_API_MAX_CONNECTIONS", 64usize, 1..=1_000)?;
         let session_key = match env.get("BIBLIO_WEB_SESSION_KEY") {
             Some(s) if s.len() < 32 => {
                 return Err(ConfigError::invalid(
@@ -84,14 +72,8 @@ impl Settings {
             }
             None => Secret::new(DEV_SESSION_KEY),
         };
-        let max_in_flight = config::parse_or(env, "BIBLIO_WEB_MAX_IN_FLIGHT", 1_024usize)?;
-        if !(1..=100_000).contains(&max_in_flight) {
-            return Err(ConfigError::invalid(
-                "BIBLIO_WEB_MAX_IN_FLIGHT",
-                max_in_flight,
-                "must be between 1 and 100000",
-            ));
-        }
+        let max_in_flight =
+            config::parse_within(env, "BIBLIO_WEB_MAX_IN_FLIGHT", 1_024usize, 1..=100_000)?;
         let cookie_secure = config::flag_or(env, "BIBLIO_WEB_COOKIE_SECURE", production)?;
         Ok(Self {
             production,

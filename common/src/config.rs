@@ -72,6 +72,29 @@ where
     }
 }
 
+/// [`parse_or`], and the value (set or default) must lie within `range`; outside it, an error
+/// naming the variable says "must be between <start> and <end>".
+pub fn parse_within<T>(
+    source: &dyn Source,
+    name: &'static str,
+    default: T,
+    range: std::ops::RangeInclusive<T>,
+) -> Result<T, ConfigError>
+where
+    T: FromStr + PartialOrd + Display,
+    T::Err: Display,
+{
+    let value = parse_or(source, name, default)?;
+    if !range.contains(&value) {
+        return Err(ConfigError::invalid(
+            name,
+            &value,
+            format!("must be between {} and {}", range.start(), range.end()),
+        ));
+    }
+    Ok(value)
+}
+
 /// A boolean setting: `1/true/yes/on` or `0/false/no/off`.
 /// `BIBLIO_ENV`: whether the process runs in production (`production`), or on a developer's or
 /// test machine (`development`, the default, or `test`).
@@ -132,6 +155,14 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn a_value_outside_its_range_names_the_variable_and_the_range() {
+        let e = parse_within(&env(&[("N", "0")]), "N", 5u32, 1..=10).expect_err("below");
+        assert_eq!(e.to_string(), "N=\"0\" is invalid: must be between 1 and 10");
+        assert_eq!(parse_within(&env(&[("N", "10")]), "N", 5u32, 1..=10).ok(), Some(10));
+        assert_eq!(parse_within(&env(&[]), "N", 5u32, 1..=10).ok(), Some(5));
     }
 
     #[test]

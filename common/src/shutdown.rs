@@ -32,22 +32,9 @@ pub struct ShutdownSettings {
 
 impl ShutdownSettings {
     pub fn from_source(env: &dyn Source) -> Result<Self, ConfigError> {
-        let drain_ms = config::parse_or(env, "BIBLIO_SHUTDOWN_DRAIN_MS", 1_000u64)?;
-        if drain_ms > 60_000 {
-            return Err(ConfigError::invalid(
-                "BIBLIO_SHUTDOWN_DRAIN_MS",
-                drain_ms,
-                "must be between 0 and 60000",
-            ));
-        }
-        let timeout_secs = config::parse_or(env, "BIBLIO_SHUTDOWN_TIMEOUT_SECS", 10u64)?;
-        if !(1..=300).contains(&timeout_secs) {
-            return Err(ConfigError::invalid(
-                "BIBLIO_SHUTDOWN_TIMEOUT_SECS",
-                timeout_secs,
-                "must be between 1 and 300",
-            ));
-        }
+        let drain_ms = config::parse_within(env, "BIBLIO_SHUTDOWN_DRAIN_MS", 1_000u64, 0..=60_000)?;
+        let timeout_secs =
+            config::parse_within(env, "BIBLIO_SHUTDOWN_TIMEOUT_SECS", 10u64, 1..=300)?;
         Ok(Self {
             drain: Duration::from_millis(drain_ms),
             timeout: Duration::from_secs(timeout_secs),

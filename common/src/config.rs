@@ -160,8 +160,14 @@ mod tests {
     #[test]
     fn a_value_outside_its_range_names_the_variable_and_the_range() {
         let e = parse_within(&env(&[("N", "0")]), "N", 5u32, 1..=10).expect_err("below");
-        assert_eq!(e.to_string(), "N=\"0\" is invalid: must be between 1 and 10");
-        assert_eq!(parse_within(&env(&[("N", "10")]), "N", 5u32, 1..=10).ok(), Some(10));
+        assert_eq!(
+            e.to_string(),
+            "N=\"0\" is invalid: must be between 1 and 10"
+        );
+        assert_eq!(
+            parse_within(&env(&[("N", "10")]), "N", 5u32, 1..=10).ok(),
+            Some(10)
+        );
         assert_eq!(parse_within(&env(&[]), "N", 5u32, 1..=10).ok(), Some(5));
     }
 

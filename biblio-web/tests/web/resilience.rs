@@ -31,17 +31,7 @@ async fn with_the_api_down_pages_answer_a_friendly_503_and_readiness_fails() {
 
 #[tokio::test]
 async fn a_silent_api_gives_the_503_page_within_the_timeout_not_a_hang() {
-    // Accepts connections and never answers.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("binds");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((socket, _)) = listener.accept().await {
-            held.push(socket);
-        }
-    });
+    let addr = silent_api().await;
     let web = spawn_web_for(
         &format!("http://{addr}"),
         &[("BIBLIO_WEB_API_TIMEOUT_MS", "300")],
@@ -100,16 +90,7 @@ async fn probes_and_metrics_describe_the_web_and_its_calls_to_the_api() {
 /// the next visitor gets the 503 page at once instead of a place in a queue; probes still answer.
 #[tokio::test]
 async fn pages_past_the_in_flight_limit_get_the_503_page_at_once() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("binds");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((socket, _)) = listener.accept().await {
-            held.push(socket);
-        }
-    });
+    let addr = silent_api().await;
     let web = spawn_web_for(
         &format!("http://{addr}"),
         &[
@@ -143,4 +124,19 @@ async fn pages_past_the_in_flight_limit_get_the_503_page_at_once() {
     for h in held {
         assert_eq!(h.await.expect("the held page"), 503, "the API timeout");
     }
+}
+
+/// An "API" that accepts connections and never answers.
+async fn silent_api() -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binds");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    addr
 }

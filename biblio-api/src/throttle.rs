@@ -124,15 +124,13 @@ impl LoginThrottle {
                     local.clear();
                 }
             }
-            let window = local.entry(email.as_str().to_owned()).or_insert(Window {
+            let fresh = Window {
                 failures: 0,
                 ends: now + self.settings.lockout,
-            });
+            };
+            let window = local.entry(email.as_str().to_owned()).or_insert(fresh);
             if window.ends <= now {
-                *window = Window {
-                    failures: 0,
-                    ends: now + self.settings.lockout,
-                };
+                *window = fresh;
             }
             window.failures += 1;
         }

@@ -10,10 +10,12 @@
 //!   trace context propagation, timeouts, a bounded pool).
 //! - [`error_body`]: the JSON error shape of the API contract, shared by the API (which writes it)
 //!   and the web front (which reads it).
+//! - [`error_code`]: the contract's error codes (`duplicate_isbn`, …), defined once for both.
 
 pub mod client;
 pub mod config;
 pub mod error_body;
+pub mod error_code;
 pub mod http;
 pub mod metrics;
 pub mod shutdown;

@@ -10,6 +10,7 @@
 //!   trace context propagation, timeouts, a bounded pool).
 //! - [`error_body`]: the JSON error shape of the API contract, shared by the API (which writes it)
 //!   and the web front (which reads it).
+//! - [`sync`]: the one policy for poisoned locks (recover the guard), as `lock`/`read`/`write`.
 //! - [`error_code`]: the contract's error codes (`duplicate_isbn`, …), defined once for both.
 
 pub mod client;
@@ -19,4 +20,5 @@ pub mod error_code;
 pub mod http;
 pub mod metrics;
 pub mod shutdown;
+pub mod sync;
 pub mod telemetry;

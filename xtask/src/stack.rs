@@ -128,7 +128,8 @@ struct Process {
 pub struct Stack {
     pub config: StackConfig,
     /// The processes this `Stack` value started, so stopping one can tell how it exited (a
-    /// stack started by another `cargo xtask` process is stopped by PID alone).
+    /// stack started by another `cargo xtask` process is stopped by PID alone). Each change is
+    /// one insert or remove, so a poisoned lock is recovered ([`system::lock`]).
     children: std::sync::Mutex<std::collections::HashMap<String, std::process::Child>>,
 }
 
@@ -378,10 +379,7 @@ impl Stack {
             .with_context(|| format!("cannot start {}", process.name))?;
         fs::write(&pid_file, child.id().to_string())?;
         let pid = child.id();
-        self.children
-            .lock()
-            .expect("children lock")
-            .insert(process.name.to_owned(), child);
+        system::lock(&self.children).insert(process.name.to_owned(), child);
         system::wait_for(&process.listens, process.name, Duration::from_secs(60))?;
         eprintln!(
             "started {} (pid {pid}) on {}",
@@ -407,7 +405,7 @@ impl Stack {
             stop_pid(name, pid, kill);
         }
         fs::remove_file(&pid_file).ok();
-        let child = self.children.lock().expect("children lock").remove(name);
+        let child = system::lock(&self.children).remove(name);
         Ok(match child {
             Some(mut child) => Some(child.wait()?),
             None => None,

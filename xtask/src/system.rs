@@ -1,8 +1,10 @@
-//! The machine: the workspace root, commands, Debian packages and the local MySQL and Redis.
+//! The machine: the workspace root, commands, Debian packages and the local MySQL and Redis;
+//! and [`lock`], the project's policy for poisoned locks.
 
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::Command;
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -11,6 +13,13 @@ use anyhow::{Context, bail};
 pub fn root() -> PathBuf {
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     manifest.parent().map(PathBuf::from).unwrap_or(manifest)
+}
+
+/// Locks `mutex`, recovering the guard if poisoned: Biblio's one policy (see `common/src/sync.rs`).
+pub fn lock<T: ?Sized>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Runs a command in the workspace root, echoing it, and fails if it fails.

@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
 
+use crate::http::otlp_sink;
+use crate::rng::Rng;
 use crate::system::{self, root};
 
 #[derive(Debug, clap::Args)]
@@ -168,43 +170,6 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// What the OTLP sink received: export requests and bytes.
-#[derive(Clone, Default)]
-pub struct Received(
-    Arc<std::sync::atomic::AtomicU64>,
-    Arc<std::sync::atomic::AtomicU64>,
-);
-
-impl Received {
-    pub fn snapshot(&self) -> (u64, u64) {
-        use std::sync::atomic::Ordering::Relaxed;
-        (self.0.load(Relaxed), self.1.load(Relaxed))
-    }
-}
-
-/// A minimal OTLP/HTTP endpoint: accepts every export with 200 and counts it, which is all an
-/// exporter needs to see success. Decoding is the collector's cost, not the app's.
-pub async fn otlp_sink() -> anyhow::Result<(std::net::SocketAddr, Received)> {
-    let received = Received::default();
-    let counter = received.clone();
-    let accept = move |body: axum::body::Bytes| {
-        let counter = counter.clone();
-        async move {
-            use std::sync::atomic::Ordering::Relaxed;
-            counter.0.fetch_add(1, Relaxed);
-            counter.1.fetch_add(body.len() as u64, Relaxed);
-            axum::http::StatusCode::OK
-        }
-    };
-    let app = axum::Router::new()
-        .route("/v1/traces", axum::routing::post(accept.clone()))
-        .route("/v1/logs", axum::routing::post(accept));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    Ok((addr, received))
-}
-
 /// Random book lookups: the request the telemetry comparison uses.
 async fn book_reads(base: &str, args: &BenchArgs) -> Stats {
     let client = reqwest::Client::builder()
@@ -351,18 +316,6 @@ async fn timed(request: reqwest::RequestBuilder) -> (u16, Duration) {
         Err(_) => 0,
     };
     (status, start.elapsed())
-}
-
-/// A small, fast, deterministic generator per client.
-pub struct Rng(pub u64);
-
-impl Rng {
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n.max(1)
-    }
 }
 
 #[derive(Default)]

@@ -24,6 +24,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail, ensure};
 use serde_json::{Value, json};
 
+use crate::http::{self, percent_encode};
+use crate::siege::siege_json;
 use crate::stack::{Ports, Stack, StackConfig};
 use crate::system::{self, root};
 
@@ -184,7 +186,7 @@ impl E2e<'_> {
     }
 
     async fn librarian_token(&self) -> anyhow::Result<String> {
-        crate::load::librarian_token(&self.stack.config.nginx_url()).await
+        http::librarian_token(&self.stack.config.nginx_url()).await
     }
 
     /// Waits for the sink to record `alertname` with `status` (firing/resolved) and the labels
@@ -301,7 +303,7 @@ impl E2e<'_> {
         self.stack.stop_one("biblio-api-1", true)?;
         let output = tokio::task::spawn_blocking(move || siege.wait_with_output()).await??;
         self.stack.start_one("biblio-api-1")?;
-        let report = crate::load::siege_json(&output.stdout)?;
+        let report = siege_json(&output.stdout)?;
         let failed = report["failed_transactions"].as_f64().unwrap_or(-1.0);
         let done = report["transactions"].as_f64().unwrap_or(0.0);
         println!(
@@ -362,7 +364,7 @@ impl E2e<'_> {
         }
         let output = tokio::task::spawn_blocking(move || siege.wait_with_output()).await??;
         self.stack.start_one("biblio-api-1")?;
-        let report = crate::load::siege_json(&output.stdout)?;
+        let report = siege_json(&output.stdout)?;
         let done = report["transactions"].as_f64().unwrap_or(0.0);
         let failed = report["failed_transactions"].as_f64().unwrap_or(-1.0);
         let successful = report["successful_transactions"].as_f64().unwrap_or(-1.0);
@@ -834,16 +836,4 @@ fn grafana_to_promql(expr: &str) -> String {
         .replace("$instance", ".+")
         .replace("${route}", ".+")
         .replace("$route", ".+")
-}
-
-/// `text` percent-encoded for a URL query value.
-pub fn percent_encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }

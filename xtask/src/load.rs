@@ -28,7 +28,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
 
-use crate::bench::Rng;
+use crate::http::{self, librarian_token};
+use crate::rng::Rng;
+use crate::siege::siege_json;
 use crate::system::{self, root};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -212,7 +214,7 @@ pub fn run_steps(args: &LoadArgs) -> anyhow::Result<(PathBuf, Vec<Step>)> {
             let users = args.users.unwrap_or(150);
             let seconds = args.seconds.unwrap_or(30);
             let stack = crate::stack::Stack::new(crate::stack::StackConfig::standard());
-            let (sink, _) = runtime.block_on(crate::bench::otlp_sink())?;
+            let (sink, _) = runtime.block_on(http::otlp_sink())?;
             let otel = vec![
                 ("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{sink}")),
                 ("OTEL_TRACES_SAMPLER", "always_on".to_owned()),
@@ -275,32 +277,6 @@ pub fn run_steps(args: &LoadArgs) -> anyhow::Result<(PathBuf, Vec<Step>)> {
     write_plots(&out, args.scenario, &steps)?;
     println!("report: {}", out.join("report.md").display());
     Ok((out, steps))
-}
-
-/// siege's `--json-output` report. On a machine where siege never ran, it first prints a line
-/// about the `~/.siege` template it just created: the report starts at the first `{`.
-pub fn siege_json(stdout: &[u8]) -> anyhow::Result<Value> {
-    let start = stdout.iter().position(|b| *b == b'{').unwrap_or(0);
-    serde_json::from_slice(&stdout[start..]).with_context(|| {
-        format!(
-            "siege printed no JSON report: {}",
-            String::from_utf8_lossy(stdout)
-        )
-    })
-}
-
-pub async fn librarian_token(target: &str) -> anyhow::Result<String> {
-    let login: Value = reqwest::Client::new()
-        .post(format!("{target}/api/v1/auth/login"))
-        .json(&json!({"email": "librarian@biblio.example", "password": "biblio-seed-password"}))
-        .send()
-        .await?
-        .json()
-        .await?;
-    login["token"]
-        .as_str()
-        .map(str::to_owned)
-        .context("the seeded librarian cannot log in (is the database seeded?)")
 }
 
 const WORDS: &[&str] = &[
@@ -508,7 +484,7 @@ impl Prometheus {
             .get(format!(
                 "{}/api/v1/query?query={}",
                 self.url,
-                crate::e2e::percent_encode(query)
+                http::percent_encode(query)
             ))
             .send()
             .await?

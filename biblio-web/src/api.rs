@@ -14,8 +14,6 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::session::Role;
-
 /// Why an API call did not give what was asked.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -60,6 +58,14 @@ impl From<ClientError> for ApiError {
             }
         }
     }
+}
+
+/// A member's role as the API sends it (`member`, `librarian`); sessions and pages keep it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Member,
+    Librarian,
 }
 
 /// One page of a listing, as the API returns it.

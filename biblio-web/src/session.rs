@@ -24,6 +24,7 @@ use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::api::Role;
 use crate::error::WebError;
 
 pub const COOKIE_NAME: &str = "biblio_session";
@@ -36,14 +37,6 @@ const MAX_FORM_BYTES: usize = 64 * 1024;
 
 /// Revoked session ids kept at most (the oldest are forgotten first past this).
 const MAX_REVOKED: usize = 100_000;
-
-/// What a role allows in the web front.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    Member,
-    Librarian,
-}
 
 /// The logged-in member and their API token.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

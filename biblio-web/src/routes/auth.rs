@@ -13,9 +13,9 @@ use axum::routing::get;
 use serde::Deserialize;
 
 use super::{AppState, see_other};
-use crate::api::ApiError;
+use crate::api::{ApiError, Role};
 use crate::error::WebError;
-use crate::session::{CsrfForm, FlashKind, Role, Session, SessionUser};
+use crate::session::{CsrfForm, FlashKind, Session, SessionUser};
 use crate::views::{Layout, render};
 
 pub fn router() -> Router<AppState> {

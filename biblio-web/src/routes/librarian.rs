@@ -12,9 +12,9 @@ use serde::Deserialize;
 
 use super::loans::{LoanRow, STATUSES, rows, status_filter};
 use super::{AppState, IdPath, page_number, see_other};
-use crate::api::{ApiError, Book, BookInput, Member, MemberInput, OverdueLoan};
+use crate::api::{ApiError, Book, BookInput, Member, MemberInput, OverdueLoan, Role};
 use crate::error::{WebError, capitalise};
-use crate::session::{CsrfForm, FlashKind, Librarian, Role, Session};
+use crate::session::{CsrfForm, FlashKind, Librarian, Session};
 use crate::views::{BarChart, Field, Layout, Pager, attach_errors, day, query_string, render};
 
 pub fn router() -> Router<AppState> {

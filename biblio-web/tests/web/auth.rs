@@ -3,7 +3,8 @@
 use biblio_api::auth::TokenKeys;
 use biblio_api::domain::ids::MemberId;
 use biblio_api::domain::member::Role as ApiRole;
-use biblio_web::session::{Role, SessionData, SessionKey, SessionUser};
+use biblio_web::api::Role;
+use biblio_web::session::{SessionData, SessionKey, SessionUser};
 use chrono::{Duration, Utc};
 
 use crate::helpers::{MEMBER_PASSWORD, SESSION_KEY, TOKEN_SECRET, spawn_stack};

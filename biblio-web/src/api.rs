@@ -10,6 +10,7 @@ use axum::http::Method;
 use chrono::{DateTime, Utc};
 use common::client::{ClientError, ClientResponse, ClientSettings, HttpClient};
 use common::error_body::{ErrorBody, ErrorDetail, FieldError};
+use common::error_code;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -423,6 +424,10 @@ impl Api {
     }
 }
 
+/// The code given to an error answer whose body is not the API's error shape (a proxy's page,
+/// a truncated body): this client's own word, not one of [`common::error_code`].
+const UNREADABLE_ERROR: &str = "unknown";
+
 /// The answer if it is a success, else the [`ApiError`] its status means.
 fn check(response: ClientResponse) -> Result<ClientResponse, ApiError> {
     let status = response.status.as_u16();
@@ -433,7 +438,7 @@ fn check(response: ClientResponse) -> Result<ClientResponse, ApiError> {
         .json::<ErrorBody>()
         .map(|b| b.error)
         .unwrap_or_else(|_| ErrorDetail {
-            code: "unknown".into(),
+            code: UNREADABLE_ERROR.into(),
             message: format!("status {status}"),
             details: None,
         });
@@ -453,7 +458,7 @@ fn check(response: ClientResponse) -> Result<ClientResponse, ApiError> {
                 fields,
             }
         }
-        429 if detail.code == "too_many_attempts" => ApiError::TooManyAttempts(detail),
+        429 if detail.code == error_code::TOO_MANY_ATTEMPTS => ApiError::TooManyAttempts(detail),
         503 | 502 | 504 | 429 => ApiError::Unavailable(format!("status {status}")),
         _ => ApiError::Unexpected(format!("status {status}: {}", detail.message)),
     })
@@ -479,7 +484,7 @@ mod tests {
     fn validation_errors_keep_their_fields() {
         let err = check(answer(
             422,
-            json!({"error": {"code": "validation_failed", "message": "invalid input: isbn bad",
+            json!({"error": {"code": error_code::VALIDATION_FAILED, "message": "invalid input: isbn bad",
                 "details": [{"field": "isbn", "message": "bad"}]}}),
         ))
         .expect_err("422");

@@ -8,6 +8,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
+use common::error_code;
 use serde::Deserialize;
 
 use super::loans::{LoanRow, STATUSES, rows, status_filter};
@@ -199,6 +200,13 @@ async fn new_book(session: Session, Librarian(_): Librarian) -> Result<Html<Stri
     )
 }
 
+/// The book-form field a 409 belongs on, by its error code: a duplicate ISBN on the ISBN field,
+/// too few copies on the copies field. Any other conflict goes at the top of the form.
+const CONFLICT_FIELDS: [(&str, &str); 2] = [
+    (error_code::DUPLICATE_ISBN, "isbn"),
+    (error_code::COPIES_ON_LOAN, "copies_total"),
+];
+
 /// What to do with the API's answer to a book form: the page to go to, or the form again.
 fn after_book_save(
     session: &Session,
@@ -220,12 +228,10 @@ fn after_book_save(
             Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
         }
         Err(ApiError::Conflict(detail)) => {
-            // A duplicate ISBN belongs on the ISBN field, too few copies on the copies field.
-            let field = match detail.code.as_str() {
-                "duplicate_isbn" => Some("isbn"),
-                "copies_on_loan" => Some("copies_total"),
-                _ => None,
-            };
+            let field = CONFLICT_FIELDS
+                .iter()
+                .find(|(code, _)| *code == detail.code)
+                .map(|(_, field)| *field);
             let errors: Vec<_> = field
                 .map(|f| common::error_body::FieldError::new(f, detail.message.clone()))
                 .into_iter()

@@ -21,6 +21,7 @@ use axum::http::request::Parts;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
+use common::sync::lock;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -169,7 +170,7 @@ pub struct Revoked(Arc<Mutex<HashMap<String, DateTime<Utc>>>>);
 
 impl Revoked {
     pub fn revoke(&self, sid: &str, until: DateTime<Utc>) {
-        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut map = lock(&self.0);
         let now = Utc::now();
         map.retain(|_, until| *until > now);
         if map.len() >= MAX_REVOKED
@@ -181,7 +182,7 @@ impl Revoked {
     }
 
     pub fn is_revoked(&self, sid: &str) -> bool {
-        let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let map = lock(&self.0);
         map.get(sid).is_some_and(|until| *until > Utc::now())
     }
 }
@@ -207,7 +208,7 @@ impl Session {
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut Inner) -> T) -> T {
-        let mut inner = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut inner = lock(&self.0);
         f(&mut inner)
     }
 

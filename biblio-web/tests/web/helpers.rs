@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use biblio_api::domain::isbn::Isbn;
+use common::sync::lock;
 use serde_json::{Value, json};
 use test_support::database::TestDatabase;
 
@@ -260,11 +261,11 @@ impl Visitor {
 
     /// The session cookie (`biblio_session=…`) this visitor holds.
     pub fn cookie(&self) -> Option<String> {
-        self.cookie.lock().expect("cookie lock").clone()
+        lock(&self.cookie).clone()
     }
 
     pub fn set_cookie(&self, cookie: Option<String>) {
-        *self.cookie.lock().expect("cookie lock") = cookie;
+        *lock(&self.cookie) = cookie;
     }
 
     async fn send(&self, request: reqwest::RequestBuilder) -> Page {

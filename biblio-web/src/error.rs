@@ -1,6 +1,6 @@
 //! The web front's one error type: every failure becomes a page.
 //!
-//! Handlers return `Result<_, WebError>`. A `WebError` answers with its status and an
+//! Handlers return [`Result<_>`](Result), i.e. `Result<_, WebError>`. A `WebError` answers with its status and an
 //! [`ErrorPage`] (or [`AuthRedirect`]) in the response's extensions; the page layer
 //! (`routes::pages`) turns that into the full HTML page, with the visitor's navigation, because
 //! only it holds the session. 5xx causes are logged once here with their chain; the visitor sees
@@ -13,6 +13,9 @@ use crate::api::ApiError;
 
 /// Seconds a browser is told to wait when the API is down.
 const RETRY_AFTER_SECS: &str = "5";
+
+/// What handlers and page helpers return: a page, or the error page that replaces it.
+pub type Result<T, E = WebError> = std::result::Result<T, E>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WebError {

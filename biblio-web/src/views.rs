@@ -5,7 +5,7 @@ use askama::Template;
 use axum::response::Html;
 use common::error_body::FieldError;
 
-use crate::error::WebError;
+use crate::error::Result;
 use crate::session::{Flash, Session, SessionUser};
 
 /// What every page's frame needs: title, who is logged in, the CSRF token of the logout form,
@@ -34,7 +34,7 @@ impl Layout {
 }
 
 /// Renders a template into an HTML answer.
-pub fn render<T: Template>(page: &T) -> Result<Html<String>, WebError> {
+pub fn render<T: Template>(page: &T) -> Result<Html<String>> {
     Ok(Html(page.render()?))
 }
 

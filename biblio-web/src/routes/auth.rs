@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use super::{AppState, see_other};
 use crate::api::{ApiError, Role};
-use crate::error::WebError;
+use crate::error::Result;
 use crate::session::{CsrfForm, FlashKind, Session, SessionUser};
 use crate::views::{Layout, render};
 
@@ -68,10 +68,7 @@ fn safe_next(next: &str) -> String {
 }
 
 #[tracing::instrument(skip_all)]
-async fn login_form(
-    session: Session,
-    Query(params): Query<NextParam>,
-) -> Result<Response, WebError> {
+async fn login_form(session: Session, Query(params): Query<NextParam>) -> Result<Response> {
     let next = safe_next(params.next.as_deref().unwrap_or("/"));
     if session.user().is_some() {
         return Ok(see_other(&next));
@@ -90,9 +87,9 @@ async fn login(
     State(state): State<AppState>,
     session: Session,
     CsrfForm(input): CsrfForm<LoginInput>,
-) -> Result<Response, WebError> {
+) -> Result<Response> {
     let next = safe_next(&input.next);
-    let refused_with = |status: StatusCode, message: &str| -> Result<Response, WebError> {
+    let refused_with = |status: StatusCode, message: &str| -> Result<Response> {
         let page = render(&LoginView {
             layout: Layout::new(&session, "Log in"),
             email: input.email.clone(),
@@ -142,7 +139,7 @@ async fn login(
 }
 
 #[tracing::instrument(skip_all)]
-async fn logout_form(session: Session) -> Result<Response, WebError> {
+async fn logout_form(session: Session) -> Result<Response> {
     if session.user().is_none() {
         return Ok(see_other("/"));
     }

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::{AppState, IdPath, page_number, see_other};
 use crate::api::{ApiError, Book, BookQuery};
-use crate::error::{WebError, capitalise};
+use crate::error::{Result, capitalise};
 use crate::session::{CsrfForm, CurrentUser, FlashKind, Session};
 use crate::views::{Layout, Pager, query_string, render};
 
@@ -53,7 +53,7 @@ async fn catalogue(
     State(state): State<AppState>,
     session: Session,
     Query(params): Query<SearchParams>,
-) -> Result<Html<String>, WebError> {
+) -> Result<Html<String>> {
     let text = |v: &Option<String>| v.as_deref().unwrap_or("").trim().to_owned();
     let query = BookQuery {
         q: text(&params.q),
@@ -110,7 +110,7 @@ async fn book(
     State(state): State<AppState>,
     session: Session,
     IdPath(id): IdPath,
-) -> Result<Html<String>, WebError> {
+) -> Result<Html<String>> {
     let book = state.api.book(id).await?;
     render(&BookView {
         layout: Layout::new(&session, book.title.clone()),
@@ -128,7 +128,7 @@ async fn borrow(
     CurrentUser(user): CurrentUser,
     IdPath(id): IdPath,
     CsrfForm(_): CsrfForm<Empty>,
-) -> Result<Response, WebError> {
+) -> Result<Response> {
     match state
         .api
         .create_loan(&user.token, user.member_id, &[id])

@@ -7,7 +7,7 @@ use axum::response::Html;
 use axum::routing::get;
 
 use super::AppState;
-use crate::error::WebError;
+use crate::error::Result;
 use crate::session::Session;
 use crate::views::{Layout, render};
 
@@ -22,7 +22,7 @@ struct HomeView {
 }
 
 #[tracing::instrument(skip_all)]
-async fn home(session: Session) -> Result<Html<String>, WebError> {
+async fn home(session: Session) -> Result<Html<String>> {
     render(&HomeView {
         layout: Layout::new(&session, "Welcome"),
     })

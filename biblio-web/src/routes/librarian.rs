@@ -14,7 +14,7 @@ use serde::Deserialize;
 use super::loans::{LoanRow, STATUSES, rows, status_filter};
 use super::{AppState, IdPath, page_number, see_other};
 use crate::api::{ApiError, Book, BookInput, Member, MemberInput, OverdueLoan, Role};
-use crate::error::{WebError, capitalise};
+use crate::error::{Result, capitalise};
 use crate::session::{CsrfForm, FlashKind, Librarian, Session};
 use crate::views::{BarChart, Field, Layout, Pager, attach_errors, day, query_string, render};
 
@@ -40,7 +40,7 @@ struct IndexView {
 }
 
 #[tracing::instrument(skip_all)]
-async fn index(session: Session, Librarian(_): Librarian) -> Result<Html<String>, WebError> {
+async fn index(session: Session, Librarian(_): Librarian) -> Result<Html<String>> {
     render(&IndexView {
         layout: Layout::new(&session, "Librarian"),
     })
@@ -170,7 +170,7 @@ fn book_form(
     form: &BookForm,
     errors: &[common::error_body::FieldError],
     extra: Option<String>,
-) -> Result<Html<String>, WebError> {
+) -> Result<Html<String>> {
     let mut fields = form.fields();
     let mut problems = attach_errors(&mut fields, errors);
     problems.extend(extra);
@@ -185,7 +185,7 @@ fn book_form(
 }
 
 #[tracing::instrument(skip_all)]
-async fn new_book(session: Session, Librarian(_): Librarian) -> Result<Html<String>, WebError> {
+async fn new_book(session: Session, Librarian(_): Librarian) -> Result<Html<String>> {
     book_form(
         &session,
         "Add a book".into(),
@@ -216,7 +216,7 @@ fn after_book_save(
     action: String,
     submit: &'static str,
     done: &str,
-) -> Result<Response, WebError> {
+) -> Result<Response> {
     match saved {
         Ok(book) => {
             session.flash(FlashKind::Success, format!("{} “{}”.", done, book.title));
@@ -250,7 +250,7 @@ async fn create_book(
     session: Session,
     Librarian(user): Librarian,
     CsrfForm(form): CsrfForm<BookForm>,
-) -> Result<Response, WebError> {
+) -> Result<Response> {
     let heading = "Add a book".to_owned();
     let action = "/librarian/books".to_owned();
     let input = match form.input() {
@@ -286,7 +286,7 @@ async fn edit_book(
     session: Session,
     Librarian(_): Librarian,
     IdPath(id): IdPath,
-) -> Result<Html<String>, WebError> {
+) -> Result<Html<String>> {
     let book = state.api.book(id).await?;
     book_form(
         &session,
@@ -306,7 +306,7 @@ async fn update_book(
     Librarian(user): Librarian,
     IdPath(id): IdPath,
     CsrfForm(form): CsrfForm<BookForm>,
-) -> Result<Response, WebError> {
+) -> Result<Response> {
     let heading = "Edit the book".to_owned();
     let action = format!("/librarian/books/{id}");
     let input = match form.input() {
@@ -346,7 +346,7 @@ async fn delete_book(
     Librarian(user): Librarian,
     IdPath(id): IdPath,
     CsrfForm(_): CsrfForm<Empty>,
-) -> Result<Response, WebError> {
+) -> Result<Response> {
     match state.api.delete_book(&user.token, id).await {
         Ok(()) => {
             session.flash(
@@ -385,7 +385,7 @@ async fn members(
     session: Session,
     Librarian(user): Librarian,
     Query(params): Query<PageParam>,
-) -> Result<Html<String>, WebError> {
+) -> Result<Html<String>> {
     let page = page_number(params.page.as_deref());
     let found = state.api.members(&user.token, page).await?;
     render(&MembersView {
@@ -429,7 +429,7 @@ fn member_form(
     form: &MemberForm,
     errors: &[common::error_body::FieldError],
     extra: Option<String>,
-) -> Result<Html<String>, WebError> {
+) -> Result<Html<String>> {
     let mut fields = vec![
         Field::new("name", "Name", "text")
             .value(&form.name)
@@ -460,7 +460,7 @@ fn member_form(
 }
 
 #[tracing::instrument(skip_all)]
-async fn new_member(session: Session, Librarian(_): Librarian) -> Result<Html<String>, WebError> {
+async fn new_member(session: Session, Librarian(_): Librarian) -> Result<Html<String>> {
     member_form(&session, &MemberForm::default(), &[], None)
 }
 
@@ -470,7 +470,7 @@ async fn create_member(
     session: Session,
     Librarian(user): Librarian,
     CsrfForm(form): CsrfForm<MemberForm>,
-) -> Result<Response, WebError> {
+) -> Result<Response> {
     let input = MemberInput {
         name: form.name.trim().to_owned(),
         email: form.email.trim().to_owned(),
@@ -542,7 +542,7 @@ async fn loans(
     session: Session,
     Librarian(user): Librarian,
     Query(params): Query<LoanParams>,
-) -> Result<Html<String>, WebError> {
+) -> Result<Html<String>> {
     let status = status_filter(params.status.as_deref());
     let page = page_number(params.page.as_deref());
     let raw_member = params.member_id.unwrap_or_default().trim().to_owned();
@@ -603,7 +603,7 @@ async fn overdue(
     State(state): State<AppState>,
     session: Session,
     Librarian(user): Librarian,
-) -> Result<Html<String>, WebError> {
+) -> Result<Html<String>> {
     let report = state.api.overdue(&user.token, 100).await?;
     render(&OverdueView {
         layout: Layout::new(&session, "Overdue loans"),
@@ -637,7 +637,7 @@ async fn reports(
     State(state): State<AppState>,
     session: Session,
     Librarian(_): Librarian,
-) -> Result<Html<String>, WebError> {
+) -> Result<Html<String>> {
     let (books, members) = tokio::join!(state.api.top_books(10), state.api.top_members(10));
     let (books, members) = (books?, members?);
     render(&ReportsView {

@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::{AppState, IdPath, page_number, see_other};
 use crate::api::{Api, ApiError, Loan};
-use crate::error::{WebError, capitalise};
+use crate::error::{Result, capitalise};
 use crate::session::{CsrfForm, CurrentUser, FlashKind, Session};
 use crate::views::{Layout, Pager, day, query_string, render};
 
@@ -47,7 +47,7 @@ pub struct LoanRow {
 
 /// Names the books of `loans` (one lookup per distinct book, a few at a time). A book since
 /// withdrawn shows as "Book N".
-pub async fn rows(api: &Api, loans: Vec<Loan>) -> Result<Vec<LoanRow>, WebError> {
+pub async fn rows(api: &Api, loans: Vec<Loan>) -> Result<Vec<LoanRow>> {
     let mut ids: Vec<u64> = loans.iter().flat_map(|l| l.book_ids.clone()).collect();
     ids.sort_unstable();
     ids.dedup();
@@ -142,7 +142,7 @@ async fn my_loans(
     session: Session,
     CurrentUser(user): CurrentUser,
     Query(params): Query<LoanParams>,
-) -> Result<Html<String>, WebError> {
+) -> Result<Html<String>> {
     let status = status_filter(params.status.as_deref());
     let page = page_number(params.page.as_deref());
     let found = state
@@ -185,7 +185,7 @@ async fn return_loan(
     CurrentUser(user): CurrentUser,
     IdPath(id): IdPath,
     CsrfForm(input): CsrfForm<ReturnInput>,
-) -> Result<Response, WebError> {
+) -> Result<Response> {
     let back = if input.back.starts_with("/librarian/loans") {
         input.back
     } else {

@@ -7,6 +7,7 @@ use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use chrono::{DateTime, Duration, Utc};
+use common::sync::{read, write};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
@@ -132,11 +133,7 @@ impl Revocations {
     }
 
     pub fn is_revoked(&self, jti: &str) -> bool {
-        self.inner
-            .read()
-            .expect("revocations lock")
-            .tokens
-            .contains_key(jti)
+        read(&self.inner).tokens.contains_key(jti)
     }
 
     /// Ends `token` for every replica: stored first (so it survives restarts), then refused here.
@@ -150,9 +147,7 @@ impl Revocations {
             now,
         )
         .await?;
-        self.inner
-            .write()
-            .expect("revocations lock")
+        write(&self.inner)
             .tokens
             .insert(token.jti.clone(), token.expires_at);
         Ok(())
@@ -162,15 +157,12 @@ impl Revocations {
     /// forgets tokens that have expired anyway.
     pub async fn refresh(&self) -> Result<(), Error> {
         let now = Utc::now();
-        let since = self
-            .inner
-            .read()
-            .expect("revocations lock")
+        let since = read(&self.inner)
             .read_at
             .map_or(DateTime::<Utc>::UNIX_EPOCH, |at| at - REVOCATION_OVERLAP);
         let rows = crate::storage::tokens::revoked_since(&mut self.db.acquire().await?, since, now)
             .await?;
-        let mut set = self.inner.write().expect("revocations lock");
+        let mut set = write(&self.inner);
         set.tokens.extend(rows);
         set.tokens.retain(|_, expires_at| *expires_at > now);
         set.read_at = Some(now);

@@ -7,9 +7,13 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use common::error_body::{ErrorBody, ErrorDetail, FieldError};
+use common::error_code;
 
 /// Seconds a client should wait before retrying when a dependency is down.
 const RETRY_AFTER_SECS: &str = "2";
+
+/// The result of anything that can fail in a request path.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -99,22 +103,22 @@ impl Error {
     fn body(&self) -> ErrorDetail {
         let (code, message, details) = match self {
             Self::Invalid(fields) => (
-                "validation_failed",
+                error_code::VALIDATION_FAILED,
                 describe_fields(fields),
                 serde_json::to_value(fields).ok(),
             ),
             Self::BadRequest { code, message } => (*code, message.clone(), None),
-            Self::UnsupportedMediaType(m) => ("unsupported_media_type", m.clone(), None),
-            Self::Unauthorized(m) => ("unauthorized", m.clone(), None),
-            Self::Forbidden(m) => ("forbidden", m.clone(), None),
-            Self::NotFound(m) => ("not_found", m.clone(), None),
+            Self::UnsupportedMediaType(m) => (error_code::UNSUPPORTED_MEDIA_TYPE, m.clone(), None),
+            Self::Unauthorized(m) => (error_code::UNAUTHORIZED, m.clone(), None),
+            Self::Forbidden(m) => (error_code::FORBIDDEN, m.clone(), None),
+            Self::NotFound(m) => (error_code::NOT_FOUND, m.clone(), None),
             Self::MethodNotAllowed => (
-                "method_not_allowed",
+                error_code::METHOD_NOT_ALLOWED,
                 "this route does not accept that method".to_owned(),
                 None,
             ),
             Self::PayloadTooLarge => (
-                "payload_too_large",
+                error_code::PAYLOAD_TOO_LARGE,
                 "the body is larger than 64 KiB".to_owned(),
                 None,
             ),
@@ -124,26 +128,26 @@ impl Error {
                 details,
             } => (*code, message.clone(), details.clone()),
             Self::TooManyAttempts { retry_after_secs } => (
-                "too_many_attempts",
+                error_code::TOO_MANY_ATTEMPTS,
                 format!("too many failed logins for this email; try again in {retry_after_secs} s"),
                 None,
             ),
             Self::Unavailable(_) => (
-                "unavailable",
+                error_code::UNAVAILABLE,
                 "a dependency is unavailable; retry shortly".to_owned(),
                 None,
             ),
             Self::Overloaded => (
-                "overloaded",
+                error_code::OVERLOADED,
                 "the server is busy; retry shortly".to_owned(),
                 None,
             ),
             Self::TimedOut => (
-                "timeout",
+                error_code::TIMEOUT,
                 "the request took too long and was abandoned; retry shortly".to_owned(),
                 None,
             ),
-            Self::Internal(_) => ("internal", "internal error".to_owned(), None),
+            Self::Internal(_) => (error_code::INTERNAL, "internal error".to_owned(), None),
         };
         ErrorDetail {
             code: code.to_owned(),
@@ -197,19 +201,6 @@ impl IntoResponse for Error {
     }
 }
 
-impl From<sqlx::Error> for Error {
-    fn from(e: sqlx::Error) -> Self {
-        if matches!(e, sqlx::Error::PoolTimedOut) {
-            metrics::counter!("db_pool_acquire_timeouts_total").increment(1);
-        }
-        if crate::storage::is_unavailable(&e) {
-            Self::Unavailable(e.into())
-        } else {
-            Self::Internal(e.into())
-        }
-    }
-}
-
 impl From<axum::extract::rejection::JsonRejection> for Error {
     fn from(rejection: axum::extract::rejection::JsonRejection) -> Self {
         use axum::extract::rejection::JsonRejection as J;
@@ -218,7 +209,7 @@ impl From<axum::extract::rejection::JsonRejection> for Error {
                 "the body must be JSON, sent with Content-Type: application/json".into(),
             ),
             J::JsonSyntaxError(e) => Self::BadRequest {
-                code: "malformed_json",
+                code: error_code::MALFORMED_JSON,
                 message: format!("the body is not valid JSON: {}", e.body_text()),
             },
             // A value of the wrong type: serde names the field path in the message.
@@ -228,7 +219,7 @@ impl From<axum::extract::rejection::JsonRejection> for Error {
             }
             other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => Self::PayloadTooLarge,
             other => Self::BadRequest {
-                code: "bad_request",
+                code: error_code::BAD_REQUEST,
                 message: other.body_text(),
             },
         }
@@ -250,7 +241,7 @@ fn split_data_error(text: &str) -> (String, String) {
 impl From<axum::extract::rejection::QueryRejection> for Error {
     fn from(rejection: axum::extract::rejection::QueryRejection) -> Self {
         Self::BadRequest {
-            code: "bad_query",
+            code: error_code::BAD_QUERY,
             message: rejection.body_text(),
         }
     }
@@ -259,7 +250,7 @@ impl From<axum::extract::rejection::QueryRejection> for Error {
 impl From<axum::extract::rejection::PathRejection> for Error {
     fn from(rejection: axum::extract::rejection::PathRejection) -> Self {
         Self::BadRequest {
-            code: "bad_path",
+            code: error_code::BAD_PATH,
             message: rejection.body_text(),
         }
     }

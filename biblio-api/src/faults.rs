@@ -9,6 +9,9 @@
 //! DELETE /api/v1/admin/faults   clears them all
 //! ```
 //!
+//! The handlers of that endpoint are `routes::faults`; this module holds the table and the
+//! middleware.
+//!
 //! `route` is a route template as the metrics label it. A faulty request first waits
 //! `latency_ms`, then a share `error_rate` of them (spread evenly, not random: exactly half of
 //! the requests at 0.5) answer 500 `injected_fault`. Faults live in the process's memory: each
@@ -25,9 +28,9 @@ use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use common::error_body::{ErrorBody, ErrorDetail, FieldError};
+use common::sync::{read, write};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::member::Caller;
 use crate::error::Error;
 
 /// One route's fault.
@@ -53,12 +56,12 @@ struct Active {
 
 impl Faults {
     fn get(&self, route: &str) -> Option<Arc<Active>> {
-        let table = self.table.read().unwrap_or_else(|e| e.into_inner());
+        let table = read(&self.table);
         table.get(route).cloned()
     }
 
-    fn set(&self, fault: Fault) {
-        let mut table = self.table.write().unwrap_or_else(|e| e.into_inner());
+    pub fn set(&self, fault: Fault) {
+        let mut table = write(&self.table);
         table.insert(
             fault.route.clone(),
             Arc::new(Active {
@@ -68,21 +71,18 @@ impl Faults {
         );
     }
 
-    fn list(&self) -> Vec<Fault> {
-        let table = self.table.read().unwrap_or_else(|e| e.into_inner());
+    pub fn list(&self) -> Vec<Fault> {
+        let table = read(&self.table);
         table.values().map(|a| a.fault.clone()).collect()
     }
 
-    fn clear(&self) {
-        self.table
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
+    pub fn clear(&self) {
+        write(&self.table).clear();
     }
 }
 
 impl Fault {
-    fn parse(self) -> Result<Self, Error> {
+    pub fn parse(self) -> Result<Self, Error> {
         let mut problems = Vec::new();
         if !self.route.starts_with('/') || self.route.len() > 200 {
             problems.push(FieldError::new(
@@ -126,7 +126,7 @@ pub async fn inject(State(faults): State<Faults>, request: Request, next: Next) 
             StatusCode::INTERNAL_SERVER_ERROR,
             Json(ErrorBody {
                 error: ErrorDetail {
-                    code: "injected_fault".into(),
+                    code: common::error_code::INJECTED_FAULT.into(),
                     message: "a fault injected for testing (BIBLIO_FAULT_INJECTION)".into(),
                     details: None,
                 },
@@ -135,28 +135,4 @@ pub async fn inject(State(faults): State<Faults>, request: Request, next: Next) 
             .into_response();
     }
     next.run(request).await
-}
-
-pub async fn list(State(faults): State<Faults>, caller: Caller) -> Result<Json<Vec<Fault>>, Error> {
-    caller.require_librarian()?;
-    Ok(Json(faults.list()))
-}
-
-pub async fn set(
-    State(faults): State<Faults>,
-    caller: Caller,
-    crate::routes::ApiJson(fault): crate::routes::ApiJson<Fault>,
-) -> Result<Json<Vec<Fault>>, Error> {
-    caller.require_librarian()?;
-    let fault = fault.parse()?;
-    tracing::warn!(route = %fault.route, error_rate = fault.error_rate, latency_ms = fault.latency_ms, "fault injection set");
-    faults.set(fault);
-    Ok(Json(faults.list()))
-}
-
-pub async fn clear(State(faults): State<Faults>, caller: Caller) -> Result<StatusCode, Error> {
-    caller.require_librarian()?;
-    faults.clear();
-    tracing::warn!("fault injection cleared");
-    Ok(StatusCode::NO_CONTENT)
 }

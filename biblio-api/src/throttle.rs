@@ -7,6 +7,7 @@
 //! The count lives in Redis, shared by every replica; while Redis is down each replica counts
 //! in memory (bounded), so an attacker gets at most `max_failures` tries per replica.
 
+use common::sync::lock;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -73,7 +74,7 @@ impl LoginThrottle {
                 Duration::from_millis(ttl_ms.max(0) as u64),
             ),
             Err(_) => {
-                let local = self.local.lock().expect("throttle lock");
+                let local = lock(&self.local);
                 match local.get(email.as_str()) {
                     Some(w) if w.ends > Instant::now() => {
                         (w.failures, w.ends.saturating_duration_since(Instant::now()))
@@ -117,7 +118,7 @@ impl LoginThrottle {
             .await;
         if counted.is_err() {
             let now = Instant::now();
-            let mut local = self.local.lock().expect("throttle lock");
+            let mut local = lock(&self.local);
             if local.len() >= LOCAL_CAPACITY {
                 local.retain(|_, w| w.ends > now);
                 if local.len() >= LOCAL_CAPACITY {
@@ -144,9 +145,6 @@ impl LoginThrottle {
             .redis
             .run(|mut c| async move { redis::cmd("DEL").arg(&key).query_async::<()>(&mut c).await })
             .await;
-        self.local
-            .lock()
-            .expect("throttle lock")
-            .remove(email.as_str());
+        lock(&self.local).remove(email.as_str());
     }
 }

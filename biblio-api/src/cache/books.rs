@@ -13,6 +13,7 @@
 //! the whole book namespace is cleared when Redis answers again. Books are not kept in process
 //! memory: another replica's writes could not invalidate such a copy.
 
+use common::sync::lock;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -151,7 +152,7 @@ impl BookCache {
             return;
         }
         if self.write_tombstones(ids).await.is_err() {
-            let mut pending = self.pending.lock().expect("pending lock is never poisoned");
+            let mut pending = lock(&self.pending);
             pending.books.extend(ids.iter().copied());
             if pending.books.len() > MAX_PENDING {
                 pending.books.clear();
@@ -181,7 +182,7 @@ impl BookCache {
     /// Writes the invalidations Redis missed; true when none are outstanding.
     async fn flush_pending(&self) -> bool {
         let (books, overflowed) = {
-            let pending = self.pending.lock().expect("pending lock is never poisoned");
+            let pending = lock(&self.pending);
             if pending.books.is_empty() && !pending.overflowed {
                 return true;
             }
@@ -196,7 +197,7 @@ impl BookCache {
             self.write_tombstones(&books).await.is_ok()
         };
         if done {
-            let mut pending = self.pending.lock().expect("pending lock is never poisoned");
+            let mut pending = lock(&self.pending);
             for id in &books {
                 pending.books.remove(id);
             }

@@ -8,7 +8,6 @@ use super::ids::BookId;
 use super::isbn::Isbn;
 use super::page::Page;
 use super::{FieldError, Problems, bounded_text};
-use crate::cache::books::{BookCache, Lookup};
 
 /// A book as the API shows it.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
@@ -715,110 +714,5 @@ mod properties {
             let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
             prop_assert_eq!(fields, vec![field]);
         }
-    }
-}
-
-/// The catalogue: reading and managing books.
-#[derive(Clone)]
-pub struct Catalogue {
-    db: crate::storage::Database,
-    cache: BookCache,
-}
-
-impl Catalogue {
-    pub fn new(db: crate::storage::Database, cache: BookCache) -> Self {
-        Self { db, cache }
-    }
-
-    /// One book: from the shared cache, or from MySQL (then cached).
-    pub async fn get(&self, id: BookId) -> Result<Book, crate::error::Error> {
-        let ticket = match self.cache.get(id).await {
-            Lookup::Hit(book) => return Ok(book),
-            Lookup::Miss(ticket) => Some(ticket),
-            Lookup::Bypass => None,
-        };
-        let book = crate::storage::books::find(&mut self.db.acquire().await?, id)
-            .await?
-            .ok_or_else(|| not_found(id))?;
-        if let Some(ticket) = ticket {
-            self.cache.fill(ticket, &book).await;
-        }
-        Ok(book)
-    }
-
-    pub async fn search(
-        &self,
-        params: &BookSearchParams,
-    ) -> Result<(Vec<Book>, u64, Page), crate::error::Error> {
-        let search = BookSearch::parse(params).map_err(crate::error::Error::Invalid)?;
-        let (items, total) =
-            crate::storage::books::search(&mut self.db.acquire().await?, &search).await?;
-        Ok((items, total, search.page))
-    }
-
-    pub async fn create(&self, input: BookInput) -> Result<Book, crate::error::Error> {
-        let book = NewBook::parse(input).map_err(crate::error::Error::Invalid)?;
-        let id = crate::storage::books::insert(&mut self.db.acquire().await?, &book, Utc::now())
-            .await?
-            .map_err(|r| write_error(r, BookId(0), &book))?;
-        tracing::info!(book_id = id.0, isbn = %book.isbn, "book added");
-        Ok(Book {
-            id,
-            isbn: book.isbn.to_string(),
-            title: book.title,
-            authors: book.authors,
-            publisher: book.publisher,
-            year: book.year,
-            subjects: book.subjects,
-            copies_total: book.copies_total,
-            copies_available: book.copies_total,
-        })
-    }
-
-    pub async fn replace(&self, id: BookId, input: BookInput) -> Result<Book, crate::error::Error> {
-        let book = NewBook::parse(input).map_err(crate::error::Error::Invalid)?;
-        let updated =
-            crate::storage::books::update(&mut self.db.acquire().await?, id, &book, Utc::now())
-                .await?
-                .map_err(|r| write_error(r, id, &book))?;
-        self.cache.invalidate(&[id]).await;
-        Ok(updated)
-    }
-
-    pub async fn withdraw(&self, id: BookId) -> Result<(), crate::error::Error> {
-        crate::storage::books::withdraw(&mut self.db.acquire().await?, id, Utc::now())
-            .await?
-            .map_err(|r| match r {
-                crate::storage::books::WriteRejection::CopiesOnLoan { on_loan } => crate::error::Error::conflict(
-                    "book_on_loan",
-                    format!("book {id} has {on_loan} copies on loan; it can be removed once they are returned"),
-                ),
-                _ => not_found(id),
-            })?;
-        self.cache.invalidate(&[id]).await;
-        Ok(())
-    }
-}
-
-fn not_found(id: BookId) -> crate::error::Error {
-    crate::error::Error::NotFound(format!("book {id} does not exist"))
-}
-
-fn write_error(
-    r: crate::storage::books::WriteRejection,
-    id: BookId,
-    book: &NewBook,
-) -> crate::error::Error {
-    use crate::storage::books::WriteRejection as R;
-    match r {
-        R::NotFound => not_found(id),
-        R::DuplicateIsbn => crate::error::Error::conflict(
-            "duplicate_isbn",
-            format!("a book with ISBN {} is already in the catalogue", book.isbn),
-        ),
-        R::CopiesOnLoan { on_loan } => crate::error::Error::conflict(
-            "copies_on_loan",
-            format!("copies_total cannot go below the {on_loan} copies on loan"),
-        ),
     }
 }

@@ -1,20 +1,18 @@
-//! Loans: who may borrow what, and the service that creates and closes them.
+//! Loans: the loan as the API shows it, its status, and the parsers of a loan request and of
+//! a loan list's filter (who may see whose loans). `service::loans` creates and closes them.
 //!
 //! The rules that concern many rows at once (copies on the shelf, the member's limit, the loan
-//! being whole) are enforced inside one database transaction by `storage::loans`; this module
-//! decides who may act, parses the request and turns storage outcomes into answers.
+//! being whole) are enforced inside one database transaction by `storage::loans`.
 
-use chrono::{DateTime, Duration, SubsecRound, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::ids::{BookId, LoanId, MemberId};
 use super::member::Caller;
 use super::page::Page;
-use super::{FieldError, LOAN_BOOKS, LOAN_DAYS, MAX_BOOKS_PER_MEMBER, Problems};
-use crate::cache::books::BookCache;
+use super::{FieldError, LOAN_BOOKS, Problems};
 use crate::error::Error;
-use crate::storage::{self, loans::LoanRejection, loans::ReturnOutcome};
 
 /// A loan as the API shows it. Times are RFC 3339 in UTC.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
@@ -177,185 +175,11 @@ impl LoanFilter {
     }
 }
 
-/// Creates, lists and closes loans.
-#[derive(Clone)]
-pub struct LoanService {
-    db: crate::storage::Database,
-    /// Lent and returned books leave the cache before the client hears of it.
-    books: BookCache,
-}
-
-/// How often a transaction that lost a deadlock is tried again before giving up with 503.
-const DEADLOCK_ATTEMPTS: u32 = 4;
-
-impl LoanService {
-    pub fn new(db: crate::storage::Database, books: BookCache) -> Self {
-        Self { db, books }
-    }
-
-    #[tracing::instrument(name = "LoanService::create", skip_all, fields(member_id, books = input.book_ids.as_ref().map_or(0, Vec::len)))]
-    pub async fn create(&self, caller: &Caller, input: LoanInput) -> Result<Loan, Error> {
-        let request = LoanRequest::parse(input, caller).map_err(Error::Invalid)?;
-        tracing::Span::current().record("member_id", request.member_id.0);
-        caller.require_self_or_librarian(request.member_id)?;
-        let now = Utc::now().trunc_subsecs(6);
-        let due_at = now + Duration::days(LOAN_DAYS);
-        let mut attempt = 1;
-        let outcome = loop {
-            let mut conn = self.db.acquire().await?;
-            match storage::loans::create(
-                &mut conn,
-                request.member_id,
-                &request.book_ids,
-                now,
-                due_at,
-            )
-            .await
-            {
-                Err(e) if storage::is_transient(&e) && attempt < DEADLOCK_ATTEMPTS => {
-                    tracing::debug!(attempt, error = %e, "loan transaction lost a lock race; retrying");
-                    attempt += 1;
-                }
-                other => break other?,
-            }
-        };
-        match outcome {
-            Ok(id) => {
-                tracing::info!(
-                    loan_id = id.0,
-                    member_id = request.member_id.0,
-                    books = request.book_ids.len(),
-                    "loan created"
-                );
-                metrics::counter!("loans_created_total").increment(1);
-                self.books.invalidate(&request.book_ids).await;
-                Ok(Loan {
-                    id,
-                    member_id: request.member_id,
-                    book_ids: request.book_ids,
-                    created_at: now,
-                    due_at,
-                    returned_at: None,
-                    status: LoanStatus::Active,
-                })
-            }
-            Err(rejection) => {
-                tracing::info!(member_id = request.member_id.0, ?rejection, "loan rejected");
-                let error = rejection_error(rejection, &request);
-                let reason = match &error {
-                    Error::Conflict { code, .. } => *code,
-                    _ => "invalid",
-                };
-                metrics::counter!("loans_rejected_total", "reason" => reason).increment(1);
-                Err(error)
-            }
-        }
-    }
-
-    #[tracing::instrument(name = "LoanService::return_loan", skip_all, fields(loan_id = id.0))]
-    pub async fn return_loan(&self, caller: &Caller, id: LoanId) -> Result<Loan, Error> {
-        let loan = storage::loans::find(&mut self.db.acquire().await?, id, Utc::now())
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("loan {id} does not exist")))?;
-        caller.require_self_or_librarian(loan.member_id)?;
-        let now = Utc::now().trunc_subsecs(6);
-        let mut attempt = 1;
-        let outcome = loop {
-            let mut conn = self.db.acquire().await?;
-            match storage::loans::mark_returned(&mut conn, id, now).await {
-                Err(e) if storage::is_transient(&e) && attempt < DEADLOCK_ATTEMPTS => attempt += 1,
-                other => break other?,
-            }
-        };
-        match outcome {
-            ReturnOutcome::Returned => {
-                tracing::info!(
-                    loan_id = id.0,
-                    member_id = loan.member_id.0,
-                    "loan returned"
-                );
-                metrics::counter!("loans_returned_total").increment(1);
-                self.books.invalidate(&loan.book_ids).await;
-                Ok(Loan {
-                    returned_at: Some(now),
-                    status: LoanStatus::Returned,
-                    ..loan
-                })
-            }
-            ReturnOutcome::AlreadyReturned => Err(Error::conflict(
-                "already_returned",
-                format!("loan {id} was already returned"),
-            )),
-            ReturnOutcome::NotFound => Err(Error::NotFound(format!("loan {id} does not exist"))),
-        }
-    }
-
-    pub async fn get(&self, caller: &Caller, id: LoanId) -> Result<Loan, Error> {
-        let loan = storage::loans::find(&mut self.db.acquire().await?, id, Utc::now())
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("loan {id} does not exist")))?;
-        // A member asking for someone else's loan learns nothing about it.
-        caller
-            .require_self_or_librarian(loan.member_id)
-            .map_err(|_| Error::NotFound(format!("loan {id} does not exist")))?;
-        Ok(loan)
-    }
-
-    pub async fn list(
-        &self,
-        caller: &Caller,
-        params: &LoanListParams,
-    ) -> Result<(Vec<Loan>, u64, Page), Error> {
-        let filter = LoanFilter::parse(params, caller)?;
-        let (items, total) =
-            storage::loans::list(&mut self.db.acquire().await?, &filter, Utc::now()).await?;
-        Ok((items, total, filter.page))
-    }
-}
-
-fn rejection_error(rejection: LoanRejection, request: &LoanRequest) -> Error {
-    let position = |id: BookId| request.book_ids.iter().position(|b| *b == id).unwrap_or(0);
-    match rejection {
-        LoanRejection::UnknownMember => Error::Invalid(vec![FieldError::new(
-            "member_id",
-            format!("member {} does not exist", request.member_id),
-        )]),
-        LoanRejection::LoanLimit { held } => Error::conflict(
-            "loan_limit",
-            format!(
-                "member {} holds {held} books; {} more would pass the limit of {MAX_BOOKS_PER_MEMBER}",
-                request.member_id,
-                request.book_ids.len()
-            ),
-        ),
-        LoanRejection::UnknownBooks(ids) => Error::Invalid(
-            ids.into_iter()
-                .map(|id| {
-                    FieldError::new(
-                        format!("book_ids[{}]", position(id)),
-                        format!("book {id} does not exist"),
-                    )
-                })
-                .collect(),
-        ),
-        LoanRejection::NoCopyAvailable(ids) => Error::Conflict {
-            code: "no_copy_available",
-            message: format!(
-                "no copy available of book {}",
-                ids.iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            details: Some(serde_json::json!({ "book_ids": ids })),
-        },
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::domain::member::Role;
+    use chrono::Duration;
 
     fn member(id: u64) -> Caller {
         Caller {

@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 use super::email::Email;
 use super::ids::MemberId;
 use super::{FieldError, Problems, bounded_text};
+use crate::error::Error;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -173,35 +174,25 @@ impl Caller {
         self.role == Role::Librarian
     }
 
-    pub fn require_librarian(&self) -> Result<(), crate::error::Error> {
+    pub fn require_librarian(&self) -> Result<(), Error> {
         if self.is_librarian() {
             Ok(())
         } else {
-            Err(crate::error::Error::Forbidden(
-                "only librarians may do this".into(),
-            ))
+            Err(Error::Forbidden("only librarians may do this".into()))
         }
     }
 
     /// Members act for themselves; librarians for anyone.
-    pub fn require_self_or_librarian(&self, member: MemberId) -> Result<(), crate::error::Error> {
+    pub fn require_self_or_librarian(&self, member: MemberId) -> Result<(), Error> {
         if self.is_librarian() || self.member_id == member {
             Ok(())
         } else {
-            Err(crate::error::Error::Forbidden(format!(
+            Err(Error::Forbidden(format!(
                 "member {} may not act for member {member}",
                 self.member_id
             )))
         }
     }
-}
-
-/// Members and their credentials.
-#[derive(Clone)]
-pub struct MemberDirectory {
-    db: crate::storage::Database,
-    tokens: crate::auth::TokenKeys,
-    throttle: crate::throttle::LoginThrottle,
 }
 
 /// What a successful login returns.
@@ -220,132 +211,4 @@ pub struct LoginInput {
     pub email: Option<String>,
     #[schema(value_type = String, required = true, min_length = 1)]
     pub password: Option<String>,
-}
-
-impl MemberDirectory {
-    pub fn new(
-        db: crate::storage::Database,
-        tokens: crate::auth::TokenKeys,
-        throttle: crate::throttle::LoginThrottle,
-    ) -> Self {
-        Self {
-            db,
-            tokens,
-            throttle,
-        }
-    }
-
-    #[tracing::instrument(name = "MemberDirectory::login", skip_all)]
-    pub async fn login(&self, input: LoginInput) -> Result<Session, crate::error::Error> {
-        let mut p = super::Problems::default();
-        let email = p.required("email", input.email);
-        let password = p.required("password", input.password);
-        p.into_result().map_err(crate::error::Error::Invalid)?;
-        let (Some(email), Some(password)) = (email, password) else {
-            return Err(crate::error::Error::invalid("email", "is required"));
-        };
-        let refused = || crate::error::Error::Unauthorized("email or password is wrong".into());
-        // A malformed email cannot belong to anyone: same answer as a wrong password.
-        let Ok(email) = Email::parse(&email) else {
-            return Err(refused());
-        };
-        // Locked emails are refused before the password is looked at.
-        self.throttle.check(&email).await?;
-        let credentials =
-            crate::storage::members::credentials(&mut self.db.acquire().await?, &email).await?;
-        // Verify against a real hash even for unknown emails, so timing does not reveal them.
-        let hash = match credentials.as_ref() {
-            Some(c) => c.password_hash.clone(),
-            None => dummy_hash().await?,
-        };
-        let matches = crate::auth::verify_password_blocking(password, hash).await?;
-        let Some(credentials) = credentials.filter(|_| matches) else {
-            tracing::info!("login refused");
-            self.throttle.failed(&email).await;
-            return Err(refused());
-        };
-        self.throttle.succeeded(&email).await;
-        let member = credentials.member;
-        let (token, expires_at) = self.tokens.issue(member.id, member.role, Utc::now())?;
-        tracing::info!(member_id = member.id.0, "login");
-        Ok(Session {
-            token,
-            expires_at,
-            member,
-        })
-    }
-
-    pub async fn create(&self, input: MemberInput) -> Result<Member, crate::error::Error> {
-        let new = NewMember::parse(input).map_err(crate::error::Error::Invalid)?;
-        let hash = crate::auth::hash_password_blocking(new.password.expose().to_owned()).await?;
-        let now = chrono::SubsecRound::trunc_subsecs(Utc::now(), 6);
-        let id = crate::storage::members::insert(
-            &mut self.db.acquire().await?,
-            &new.name,
-            &new.email,
-            new.role,
-            &hash,
-            now,
-        )
-        .await?
-        .map_err(|_| {
-            crate::error::Error::conflict(
-                "duplicate_email",
-                format!("{} is already registered", new.email),
-            )
-        })?;
-        tracing::info!(member_id = id.0, role = new.role.as_str(), "member created");
-        Ok(Member {
-            id,
-            name: new.name,
-            email: new.email.to_string(),
-            role: new.role,
-            books_on_loan: 0,
-            created_at: now,
-        })
-    }
-
-    pub async fn get(&self, caller: &Caller, id: MemberId) -> Result<Member, crate::error::Error> {
-        caller.require_self_or_librarian(id)?;
-        crate::storage::members::find(&mut self.db.acquire().await?, id)
-            .await?
-            .ok_or_else(|| crate::error::Error::NotFound(format!("member {id} does not exist")))
-    }
-
-    pub async fn list(
-        &self,
-        page: super::page::Page,
-    ) -> Result<(Vec<Member>, u64), crate::error::Error> {
-        Ok(crate::storage::members::list(&mut self.db.acquire().await?, page).await?)
-    }
-
-    /// Makes sure the configured librarian exists with the configured password.
-    pub async fn ensure_librarian(
-        &self,
-        email: &Email,
-        password: &Password,
-    ) -> Result<(), crate::error::Error> {
-        let hash = crate::auth::hash_password_blocking(password.expose().to_owned()).await?;
-        crate::storage::members::upsert_librarian(
-            &mut self.db.acquire().await?,
-            email,
-            &hash,
-            Utc::now(),
-        )
-        .await?;
-        tracing::info!(email = %email, "librarian account ensured");
-        Ok(())
-    }
-}
-
-/// An argon2id hash (same parameters as real ones) of a string nobody types, verified against
-/// when the email is unknown. Computed once, on the first such login.
-async fn dummy_hash() -> Result<String, crate::error::Error> {
-    static DUMMY: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
-    DUMMY
-        .get_or_try_init(|| {
-            crate::auth::hash_password_blocking("\u{0}no member has this password\u{0}".to_owned())
-        })
-        .await
-        .cloned()
 }

@@ -2,8 +2,17 @@
 //!
 //! Values here are built only by parsing (`Isbn::parse`, `Email::parse`, `NewBook::parse`…), so a
 //! value that exists is valid. Parsers collect every problem of an input at once, as
-//! [`FieldError`]s naming the field, so a client can fix a form in one go. The services
-//! ([`loans::LoanService`] and friends) apply the rules that need the database, through `storage`.
+//! [`FieldError`]s naming the field, so a client can fix a form in one go. Nothing here speaks
+//! SQL or Redis or calls storage, cache or auth: the services (`crate::service`) apply the rules
+//! that need the database, and a test can exercise this module with no database at all.
+//!
+//! - [`ids`]: `BookId`, `MemberId`, `LoanId`.
+//! - [`isbn`], [`email`]: ISBN-10/13 and email addresses, parsed and normalised.
+//! - [`page`]: a page of a list (`page` and `per_page`).
+//! - [`book`]: a book, its input and the search parameters.
+//! - [`member`]: a member, roles, passwords, the `Caller` and who may act for whom.
+//! - [`loan`]: a loan, its status, the loan request and the list filter.
+//! - [`report`]: report rows, a report and its `limit`.
 
 pub mod book;
 pub mod email;

@@ -1,11 +1,12 @@
 //! HTTP: one module per resource, each owning its `router()`, merged here.
 //!
-//! Handlers are thin: extract, call the domain, map the result. Every route is registered
+//! Handlers are thin: extract, authorise, call a service (`crate::service`), map the result. Every route is registered
 //! through `utoipa_axum::routes!`, so the OpenAPI document (`/api/v1/openapi.json`) lists exactly
 //! the routes that exist.
 
 mod auth;
 mod books;
+mod faults;
 mod health;
 mod loans;
 mod members;
@@ -21,12 +22,12 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::auth::TokenKeys;
 use crate::cache::books::BookCache;
-use crate::domain::book::Catalogue;
-use crate::domain::loan::LoanService;
-use crate::domain::member::MemberDirectory;
 use crate::domain::page::Page;
-use crate::domain::report::Reports;
 use crate::error::Error;
+use crate::service::catalogue::Catalogue;
+use crate::service::loans::LoanService;
+use crate::service::members::MemberDirectory;
+use crate::service::reports::Reports;
 
 /// What handlers share.
 #[derive(Clone)]
@@ -167,7 +168,6 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/metrics", axum::routing::get(health::metrics));
     if let Some(faults) = state.faults.clone() {
-        use crate::faults;
         router = router
             .route(
                 "/api/v1/admin/faults",
@@ -176,7 +176,10 @@ pub fn router(state: AppState) -> Router {
                     .delete(faults::clear),
             )
             // On every route above, inside `observe`: injected errors count like real ones.
-            .route_layer(axum::middleware::from_fn_with_state(faults, faults::inject));
+            .route_layer(axum::middleware::from_fn_with_state(
+                faults,
+                crate::faults::inject,
+            ));
     }
     router
         .fallback(|| async { Error::NotFound("no such route".into()) })

@@ -10,9 +10,9 @@ use utoipa_axum::routes;
 
 use super::{ApiQuery, AppState};
 use crate::domain::member::Caller;
-use crate::domain::report::{Report, ReportParams, Served};
+use crate::domain::report::{OverdueLoan, Report, ReportParams, TopBook, TopMember};
 use crate::error::Error;
-use crate::storage::reports::{OverdueLoan, TopBook, TopMember};
+use crate::service::reports::Served;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::{MySql, QueryBuilder};
+use tracing::Instrument as _;
 
 use super::Connection;
 
@@ -68,155 +69,175 @@ pub enum WriteRejection {
     },
 }
 
-#[tracing::instrument(name = "db INSERT books", skip_all, fields(db.system.name = "mysql", db.namespace = conn.namespace(), db.query.text = tracing::field::Empty, db.operation.name = "INSERT", db.collection.name = "books"))]
 pub async fn insert(
     conn: &mut Connection,
     book: &NewBook,
     now: DateTime<Utc>,
 ) -> Result<Result<BookId, WriteRejection>, sqlx::Error> {
-    let result = sqlx::query(super::traced(
-        "INSERT INTO books (isbn, title, authors, publisher, year, subjects, copies_total, copies_available, created_at, updated_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    ))
-    .bind(book.isbn.as_str())
-    .bind(&book.title)
-    .bind(join_lines(&book.authors))
-    .bind(&book.publisher)
-    .bind(book.year)
-    .bind(join_lines(&book.subjects))
-    .bind(book.copies_total)
-    .bind(book.copies_total)
-    .bind(now)
-    .bind(now)
-    .execute(conn.mysql())
-    .await;
-    match result {
-        Ok(done) => Ok(Ok(BookId(done.last_insert_id()))),
-        Err(e) if super::violated_unique_key(&e).as_deref() == Some("uq_books_isbn") => {
-            Ok(Err(WriteRejection::DuplicateIsbn))
+    let span = db_span!(conn, "INSERT", "books");
+    async move {
+        let result = sqlx::query(super::traced(
+            "INSERT INTO books (isbn, title, authors, publisher, year, subjects, copies_total, copies_available, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        ))
+        .bind(book.isbn.as_str())
+        .bind(&book.title)
+        .bind(join_lines(&book.authors))
+        .bind(&book.publisher)
+        .bind(book.year)
+        .bind(join_lines(&book.subjects))
+        .bind(book.copies_total)
+        .bind(book.copies_total)
+        .bind(now)
+        .bind(now)
+        .execute(conn.mysql())
+        .await;
+        match result {
+            Ok(done) => Ok(Ok(BookId(done.last_insert_id()))),
+            Err(e) if super::violated_unique_key(&e).as_deref() == Some("uq_books_isbn") => {
+                Ok(Err(WriteRejection::DuplicateIsbn))
+            }
+            Err(e) => Err(e),
         }
-        Err(e) => Err(e),
     }
+    .instrument(span)
+    .await
 }
 
-#[tracing::instrument(name = "db SELECT books", skip_all, fields(db.system.name = "mysql", db.namespace = conn.namespace(), db.query.text = tracing::field::Empty, db.operation.name = "SELECT", db.collection.name = "books", book_id = id.0))]
 pub async fn find(conn: &mut Connection, id: BookId) -> Result<Option<Book>, sqlx::Error> {
-    let row: Option<BookRow> = sqlx::query_as(super::traced(concat!(
-        "SELECT ",
-        columns!(),
-        " FROM books WHERE id = ? AND deleted_at IS NULL"
-    )))
-    .bind(id.0)
-    .fetch_optional(conn.mysql())
-    .await?;
-    Ok(row.map(Book::from))
+    let span = db_span!(conn, "SELECT", "books"; book_id = id.0);
+    async move {
+        let row: Option<BookRow> = sqlx::query_as(super::traced(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM books WHERE id = ? AND deleted_at IS NULL"
+        )))
+        .bind(id.0)
+        .fetch_optional(conn.mysql())
+        .await?;
+        Ok(row.map(Book::from))
+    }
+    .instrument(span)
+    .await
 }
 
 /// Replaces a book's fields. A new `copies_total` moves `copies_available` by the same amount,
 /// which must not go below zero: copies out on loan cannot be removed from the catalogue.
-#[tracing::instrument(name = "db UPDATE books", skip_all, fields(db.system.name = "mysql", db.namespace = conn.namespace(), db.query.text = tracing::field::Empty, db.operation.name = "UPDATE", db.collection.name = "books", book_id = id.0))]
 pub async fn update(
     conn: &mut Connection,
     id: BookId,
     book: &NewBook,
     now: DateTime<Utc>,
 ) -> Result<Result<Book, WriteRejection>, sqlx::Error> {
-    // MySQL and MariaDB evaluate single-table SET assignments left to right, so
-    // copies_available is computed from the old copies_total before that is replaced.
-    let result = sqlx::query(super::traced(
-        "UPDATE books SET copies_available = copies_available + (? - copies_total), copies_total = ?, \
-         isbn = ?, title = ?, authors = ?, publisher = ?, year = ?, subjects = ?, updated_at = ? \
-         WHERE id = ? AND deleted_at IS NULL AND copies_available + (? - copies_total) >= 0",
-    ))
-    .bind(book.copies_total)
-    .bind(book.copies_total)
-    .bind(book.isbn.as_str())
-    .bind(&book.title)
-    .bind(join_lines(&book.authors))
-    .bind(&book.publisher)
-    .bind(book.year)
-    .bind(join_lines(&book.subjects))
-    .bind(now)
-    .bind(id.0)
-    .bind(book.copies_total)
-    .execute(conn.mysql())
-    .await;
-    match result {
-        Err(e) if super::violated_unique_key(&e).as_deref() == Some("uq_books_isbn") => {
-            Ok(Err(WriteRejection::DuplicateIsbn))
+    let span = db_span!(conn, "UPDATE", "books"; book_id = id.0);
+    async move {
+        // MySQL and MariaDB evaluate single-table SET assignments left to right, so
+        // copies_available is computed from the old copies_total before that is replaced.
+        let result = sqlx::query(super::traced(
+            "UPDATE books SET copies_available = copies_available + (? - copies_total), copies_total = ?, \
+             isbn = ?, title = ?, authors = ?, publisher = ?, year = ?, subjects = ?, updated_at = ? \
+             WHERE id = ? AND deleted_at IS NULL AND copies_available + (? - copies_total) >= 0",
+        ))
+        .bind(book.copies_total)
+        .bind(book.copies_total)
+        .bind(book.isbn.as_str())
+        .bind(&book.title)
+        .bind(join_lines(&book.authors))
+        .bind(&book.publisher)
+        .bind(book.year)
+        .bind(join_lines(&book.subjects))
+        .bind(now)
+        .bind(id.0)
+        .bind(book.copies_total)
+        .execute(conn.mysql())
+        .await;
+        match result {
+            Err(e) if super::violated_unique_key(&e).as_deref() == Some("uq_books_isbn") => {
+                Ok(Err(WriteRejection::DuplicateIsbn))
+            }
+            Err(e) => Err(e),
+            Ok(done) => match find(conn, id).await? {
+                None => Ok(Err(WriteRejection::NotFound)),
+                Some(current) if done.rows_affected() == 0 => Ok(Err(WriteRejection::CopiesOnLoan {
+                    on_loan: current.copies_total - current.copies_available,
+                })),
+                Some(current) => Ok(Ok(current)),
+            },
         }
-        Err(e) => Err(e),
-        Ok(done) => match find(conn, id).await? {
-            None => Ok(Err(WriteRejection::NotFound)),
-            Some(current) if done.rows_affected() == 0 => Ok(Err(WriteRejection::CopiesOnLoan {
-                on_loan: current.copies_total - current.copies_available,
-            })),
-            Some(current) => Ok(Ok(current)),
-        },
     }
+    .instrument(span)
+    .await
 }
 
 /// Withdraws a book from the catalogue. Its row stays (loan history points at it) but it is no
 /// longer found, and its ISBN may be used again. Refused while copies are out on loan.
-#[tracing::instrument(name = "db UPDATE books (withdraw)", skip_all, fields(db.system.name = "mysql", db.namespace = conn.namespace(), db.query.text = tracing::field::Empty, db.operation.name = "UPDATE", db.collection.name = "books", book_id = id.0))]
 pub async fn withdraw(
     conn: &mut Connection,
     id: BookId,
     now: DateTime<Utc>,
 ) -> Result<Result<(), WriteRejection>, sqlx::Error> {
-    let done = sqlx::query(super::traced(
-        "UPDATE books SET deleted_at = ?, in_catalogue = NULL, updated_at = ? WHERE id = ? AND deleted_at IS NULL AND copies_available = copies_total",
-    ))
-    .bind(now)
-    .bind(now)
-    .bind(id.0)
-    .execute(conn.mysql())
-    .await?;
-    if done.rows_affected() == 1 {
-        return Ok(Ok(()));
+    let span = db_span!(conn, "UPDATE", "books", "withdraw"; book_id = id.0);
+    async move {
+        let done = sqlx::query(super::traced(
+            "UPDATE books SET deleted_at = ?, in_catalogue = NULL, updated_at = ? WHERE id = ? AND deleted_at IS NULL AND copies_available = copies_total",
+        ))
+        .bind(now)
+        .bind(now)
+        .bind(id.0)
+        .execute(conn.mysql())
+        .await?;
+        if done.rows_affected() == 1 {
+            return Ok(Ok(()));
+        }
+        Ok(Err(match find(conn, id).await? {
+            None => WriteRejection::NotFound,
+            Some(b) => WriteRejection::CopiesOnLoan {
+                on_loan: b.copies_total - b.copies_available,
+            },
+        }))
     }
-    Ok(Err(match find(conn, id).await? {
-        None => WriteRejection::NotFound,
-        Some(b) => WriteRejection::CopiesOnLoan {
-            on_loan: b.copies_total - b.copies_available,
-        },
-    }))
+    .instrument(span)
+    .await
 }
 
 /// One page of a catalogue search and the total number of matches.
-#[tracing::instrument(name = "db SELECT books (search)", skip_all, fields(db.system.name = "mysql", db.namespace = conn.namespace(), db.query.text = tracing::field::Empty, db.operation.name = "SELECT", db.collection.name = "books"))]
 pub async fn search(
     conn: &mut Connection,
     search: &BookSearch,
 ) -> Result<(Vec<Book>, u64), sqlx::Error> {
-    let relevance = search.text.as_deref().and_then(fulltext_query);
+    let span = db_span!(conn, "SELECT", "books", "search");
+    async move {
+        let relevance = search.text.as_deref().and_then(fulltext_query);
 
-    let mut count = QueryBuilder::<MySql>::new("SELECT COUNT(*) FROM books");
-    push_filters(&mut count, search, relevance.as_deref());
-    let total: i64 = count.build_query_scalar().fetch_one(conn.mysql()).await?;
+        let mut count = QueryBuilder::<MySql>::new("SELECT COUNT(*) FROM books");
+        push_filters(&mut count, search, relevance.as_deref());
+        let total: i64 = count.build_query_scalar().fetch_one(conn.mysql()).await?;
 
-    let mut page = QueryBuilder::<MySql>::new(concat!("SELECT ", columns!(), " FROM books"));
-    push_filters(&mut page, search, relevance.as_deref());
-    match &relevance {
-        Some(terms) => {
-            page.push(" ORDER BY MATCH (title, authors, subjects) AGAINST (");
-            page.push_bind(terms.clone());
-            page.push(" IN BOOLEAN MODE) DESC, title, id");
+        let mut page = QueryBuilder::<MySql>::new(concat!("SELECT ", columns!(), " FROM books"));
+        push_filters(&mut page, search, relevance.as_deref());
+        match &relevance {
+            Some(terms) => {
+                page.push(" ORDER BY MATCH (title, authors, subjects) AGAINST (");
+                page.push_bind(terms.clone());
+                page.push(" IN BOOLEAN MODE) DESC, title, id");
+            }
+            None => {
+                page.push(" ORDER BY title, id");
+            }
         }
-        None => {
-            page.push(" ORDER BY title, id");
-        }
+        page.push(" LIMIT ");
+        page.push_bind(search.page.per_page);
+        page.push(" OFFSET ");
+        page.push_bind(search.page.offset());
+        super::traced(page.sql());
+        let rows: Vec<BookRow> = page.build_query_as().fetch_all(conn.mysql()).await?;
+        Ok((
+            rows.into_iter().map(Book::from).collect(),
+            total.max(0) as u64,
+        ))
     }
-    page.push(" LIMIT ");
-    page.push_bind(search.page.per_page);
-    page.push(" OFFSET ");
-    page.push_bind(search.page.offset());
-    super::traced(page.sql());
-    let rows: Vec<BookRow> = page.build_query_as().fetch_all(conn.mysql()).await?;
-    Ok((
-        rows.into_iter().map(Book::from).collect(),
-        total.max(0) as u64,
-    ))
+    .instrument(span)
+    .await
 }
 
 fn push_filters(q: &mut QueryBuilder<MySql>, search: &BookSearch, relevance: Option<&str>) {

@@ -7,6 +7,7 @@
 //! and the row lock each UPDATE takes serialises the racers, so the last copy goes to one.
 
 use std::collections::HashMap;
+use tracing::Instrument as _;
 
 use chrono::{DateTime, Utc};
 use sqlx::{Acquire, AssertSqlSafe, MySql, QueryBuilder, Row};
@@ -29,7 +30,6 @@ pub enum LoanRejection {
 }
 
 /// Creates a loan of `books` (distinct, 1–5) for `member`, all or nothing.
-#[tracing::instrument(name = "db TRANSACTION create loan", skip_all, fields(db.system.name = "mysql", db.namespace = conn.namespace(), db.query.text = tracing::field::Empty, db.operation.name = "TRANSACTION", member_id = member.0, books = books.len()))]
 pub async fn create(
     conn: &mut Connection,
     member: MemberId,
@@ -37,70 +37,75 @@ pub async fn create(
     now: DateTime<Utc>,
     due_at: DateTime<Utc>,
 ) -> Result<Result<LoanId, LoanRejection>, sqlx::Error> {
-    let n = books.len() as i32;
-    tracing::Span::current().record(
-        "db.query.text",
-        "BEGIN; UPDATE members SET books_on_loan = books_on_loan + ? WHERE id = ? AND books_on_loan + ? <= ?; \
-         UPDATE books SET copies_available = copies_available - 1 WHERE id IN (?…) AND copies_available > 0; \
-         INSERT INTO loans …; INSERT INTO loan_items …; COMMIT",
-    );
-    let mut tx = conn.mysql().begin().await?;
+    let span = db_span!(conn, name: "db TRANSACTION create loan", "TRANSACTION"; member_id = member.0, books = books.len());
+    async move {
+        let n = books.len() as i32;
+        tracing::Span::current().record(
+            "db.query.text",
+            "BEGIN; UPDATE members SET books_on_loan = books_on_loan + ? WHERE id = ? AND books_on_loan + ? <= ?; \
+             UPDATE books SET copies_available = copies_available - 1 WHERE id IN (?…) AND copies_available > 0; \
+             INSERT INTO loans …; INSERT INTO loan_items …; COMMIT",
+        );
+        let mut tx = conn.mysql().begin().await?;
 
-    let taken = sqlx::query(
-        "UPDATE members SET books_on_loan = books_on_loan + ? WHERE id = ? AND books_on_loan + ? <= ?",
-    )
-    .bind(n)
-    .bind(member.0)
-    .bind(n)
-    .bind(MAX_BOOKS_PER_MEMBER)
-    .execute(&mut *tx)
-    .await?;
-    if taken.rows_affected() == 0 {
-        tx.rollback().await?;
-        let held: Option<i32> =
-            sqlx::query_scalar("SELECT books_on_loan FROM members WHERE id = ?")
-                .bind(member.0)
-                .fetch_optional(conn.mysql())
-                .await?;
-        return Ok(Err(match held {
-            None => LoanRejection::UnknownMember,
-            Some(held) => LoanRejection::LoanLimit { held },
-        }));
+        let taken = sqlx::query(
+            "UPDATE members SET books_on_loan = books_on_loan + ? WHERE id = ? AND books_on_loan + ? <= ?",
+        )
+        .bind(n)
+        .bind(member.0)
+        .bind(n)
+        .bind(MAX_BOOKS_PER_MEMBER)
+        .execute(&mut *tx)
+        .await?;
+        if taken.rows_affected() == 0 {
+            tx.rollback().await?;
+            let held: Option<i32> =
+                sqlx::query_scalar("SELECT books_on_loan FROM members WHERE id = ?")
+                    .bind(member.0)
+                    .fetch_optional(conn.mysql())
+                    .await?;
+            return Ok(Err(match held {
+                None => LoanRejection::UnknownMember,
+                Some(held) => LoanRejection::LoanLimit { held },
+            }));
+        }
+
+        let sql = format!(
+            "UPDATE books SET copies_available = copies_available - 1, updated_at = ? \
+             WHERE id IN ({}) AND deleted_at IS NULL AND copies_available > 0",
+            placeholders(books.len())
+        );
+        let mut lend = sqlx::query(AssertSqlSafe(sql)).bind(now);
+        for book in books {
+            lend = lend.bind(book.0);
+        }
+        if lend.execute(&mut *tx).await?.rows_affected() != books.len() as u64 {
+            tx.rollback().await?;
+            return Ok(Err(diagnose_books(conn, books).await?));
+        }
+
+        let loan = sqlx::query(
+            "INSERT INTO loans (member_id, book_count, created_at, due_at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(member.0)
+        .bind(n)
+        .bind(now)
+        .bind(due_at)
+        .execute(&mut *tx)
+        .await?;
+        let loan_id = LoanId(loan.last_insert_id());
+
+        let mut items = QueryBuilder::<MySql>::new("INSERT INTO loan_items (loan_id, book_id) ");
+        items.push_values(books, |mut row, book| {
+            row.push_bind(loan_id.0).push_bind(book.0);
+        });
+        items.build().execute(&mut *tx).await?;
+
+        tx.commit().await?;
+        Ok(Ok(loan_id))
     }
-
-    let sql = format!(
-        "UPDATE books SET copies_available = copies_available - 1, updated_at = ? \
-         WHERE id IN ({}) AND deleted_at IS NULL AND copies_available > 0",
-        placeholders(books.len())
-    );
-    let mut lend = sqlx::query(AssertSqlSafe(sql)).bind(now);
-    for book in books {
-        lend = lend.bind(book.0);
-    }
-    if lend.execute(&mut *tx).await?.rows_affected() != books.len() as u64 {
-        tx.rollback().await?;
-        return Ok(Err(diagnose_books(conn, books).await?));
-    }
-
-    let loan = sqlx::query(
-        "INSERT INTO loans (member_id, book_count, created_at, due_at) VALUES (?, ?, ?, ?)",
-    )
-    .bind(member.0)
-    .bind(n)
-    .bind(now)
-    .bind(due_at)
-    .execute(&mut *tx)
-    .await?;
-    let loan_id = LoanId(loan.last_insert_id());
-
-    let mut items = QueryBuilder::<MySql>::new("INSERT INTO loan_items (loan_id, book_id) ");
-    items.push_values(books, |mut row, book| {
-        row.push_bind(loan_id.0).push_bind(book.0);
-    });
-    items.build().execute(&mut *tx).await?;
-
-    tx.commit().await?;
-    Ok(Ok(loan_id))
+    .instrument(span)
+    .await
 }
 
 /// After a refused loan: which books do not exist and which have no copy left.
@@ -143,54 +148,58 @@ pub enum ReturnOutcome {
 
 /// Closes a loan and puts its copies back on the shelf, all or nothing. Returning twice is
 /// refused by the `returned_at IS NULL` condition, so a copy is never put back twice.
-#[tracing::instrument(name = "db TRANSACTION return loan", skip_all, fields(db.system.name = "mysql", db.namespace = conn.namespace(), db.query.text = tracing::field::Empty, db.operation.name = "TRANSACTION", loan_id = id.0))]
 pub async fn mark_returned(
     conn: &mut Connection,
     id: LoanId,
     now: DateTime<Utc>,
 ) -> Result<ReturnOutcome, sqlx::Error> {
-    tracing::Span::current().record(
-        "db.query.text",
-        "BEGIN; UPDATE loans SET returned_at = ? WHERE id = ? AND returned_at IS NULL; \
-         UPDATE books b JOIN loan_items li … SET b.copies_available = b.copies_available + 1 …; \
-         UPDATE members m JOIN loans l … SET m.books_on_loan = m.books_on_loan - l.book_count …; COMMIT",
-    );
-    let mut tx = conn.mysql().begin().await?;
-    let closed =
-        sqlx::query("UPDATE loans SET returned_at = ? WHERE id = ? AND returned_at IS NULL")
-            .bind(now)
-            .bind(id.0)
-            .execute(&mut *tx)
-            .await?;
-    if closed.rows_affected() == 0 {
-        tx.rollback().await?;
-        let exists: Option<u64> = sqlx::query_scalar("SELECT id FROM loans WHERE id = ?")
-            .bind(id.0)
-            .fetch_optional(conn.mysql())
-            .await?;
-        return Ok(if exists.is_some() {
-            ReturnOutcome::AlreadyReturned
-        } else {
-            ReturnOutcome::NotFound
-        });
+    let span = db_span!(conn, name: "db TRANSACTION return loan", "TRANSACTION"; loan_id = id.0);
+    async move {
+        tracing::Span::current().record(
+            "db.query.text",
+            "BEGIN; UPDATE loans SET returned_at = ? WHERE id = ? AND returned_at IS NULL; \
+             UPDATE books b JOIN loan_items li … SET b.copies_available = b.copies_available + 1 …; \
+             UPDATE members m JOIN loans l … SET m.books_on_loan = m.books_on_loan - l.book_count …; COMMIT",
+        );
+        let mut tx = conn.mysql().begin().await?;
+        let closed =
+            sqlx::query("UPDATE loans SET returned_at = ? WHERE id = ? AND returned_at IS NULL")
+                .bind(now)
+                .bind(id.0)
+                .execute(&mut *tx)
+                .await?;
+        if closed.rows_affected() == 0 {
+            tx.rollback().await?;
+            let exists: Option<u64> = sqlx::query_scalar("SELECT id FROM loans WHERE id = ?")
+                .bind(id.0)
+                .fetch_optional(conn.mysql())
+                .await?;
+            return Ok(if exists.is_some() {
+                ReturnOutcome::AlreadyReturned
+            } else {
+                ReturnOutcome::NotFound
+            });
+        }
+        sqlx::query(
+            "UPDATE books b JOIN loan_items li ON li.book_id = b.id \
+             SET b.copies_available = b.copies_available + 1, b.updated_at = ? WHERE li.loan_id = ?",
+        )
+        .bind(now)
+        .bind(id.0)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE members m JOIN loans l ON l.member_id = m.id \
+             SET m.books_on_loan = m.books_on_loan - l.book_count WHERE l.id = ?",
+        )
+        .bind(id.0)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(ReturnOutcome::Returned)
     }
-    sqlx::query(
-        "UPDATE books b JOIN loan_items li ON li.book_id = b.id \
-         SET b.copies_available = b.copies_available + 1, b.updated_at = ? WHERE li.loan_id = ?",
-    )
-    .bind(now)
-    .bind(id.0)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query(
-        "UPDATE members m JOIN loans l ON l.member_id = m.id \
-         SET m.books_on_loan = m.books_on_loan - l.book_count WHERE l.id = ?",
-    )
-    .bind(id.0)
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(ReturnOutcome::Returned)
+    .instrument(span)
+    .await
 }
 
 #[derive(sqlx::FromRow)]
@@ -209,63 +218,71 @@ macro_rules! columns {
     };
 }
 
-#[tracing::instrument(name = "db SELECT loans", skip_all, fields(db.system.name = "mysql", db.namespace = conn.namespace(), db.query.text = tracing::field::Empty, db.operation.name = "SELECT", db.collection.name = "loans", loan_id = id.0))]
 pub async fn find(
     conn: &mut Connection,
     id: LoanId,
     now: DateTime<Utc>,
 ) -> Result<Option<Loan>, sqlx::Error> {
-    let row: Option<LoanRow> = sqlx::query_as(super::traced(concat!(
-        "SELECT ",
-        columns!(),
-        " FROM loans WHERE id = ?"
-    )))
-    .bind(id.0)
-    .fetch_optional(conn.mysql())
-    .await?;
-    let Some(row) = row else { return Ok(None) };
-    let mut loans = with_items(conn, vec![row], now).await?;
-    Ok(loans.pop())
+    let span = db_span!(conn, "SELECT", "loans"; loan_id = id.0);
+    async move {
+        let row: Option<LoanRow> = sqlx::query_as(super::traced(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM loans WHERE id = ?"
+        )))
+        .bind(id.0)
+        .fetch_optional(conn.mysql())
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let mut loans = with_items(conn, vec![row], now).await?;
+        Ok(loans.pop())
+    }
+    .instrument(span)
+    .await
 }
 
-#[tracing::instrument(name = "db SELECT loans (list)", skip_all, fields(db.system.name = "mysql", db.namespace = conn.namespace(), db.query.text = tracing::field::Empty, db.operation.name = "SELECT", db.collection.name = "loans"))]
 pub async fn list(
     conn: &mut Connection,
     filter: &LoanFilter,
     now: DateTime<Utc>,
 ) -> Result<(Vec<Loan>, u64), sqlx::Error> {
-    let push_where = |q: &mut QueryBuilder<MySql>| {
-        q.push(" WHERE 1 = 1");
-        if let Some(member) = filter.member_id {
-            q.push(" AND member_id = ").push_bind(member.0);
-        }
-        match filter.status {
-            None => {}
-            Some(LoanStatus::Active) => {
-                q.push(" AND returned_at IS NULL");
+    let span = db_span!(conn, "SELECT", "loans", "list");
+    async move {
+        let push_where = |q: &mut QueryBuilder<MySql>| {
+            q.push(" WHERE 1 = 1");
+            if let Some(member) = filter.member_id {
+                q.push(" AND member_id = ").push_bind(member.0);
             }
-            Some(LoanStatus::Overdue) => {
-                q.push(" AND returned_at IS NULL AND due_at < ")
-                    .push_bind(now);
+            match filter.status {
+                None => {}
+                Some(LoanStatus::Active) => {
+                    q.push(" AND returned_at IS NULL");
+                }
+                Some(LoanStatus::Overdue) => {
+                    q.push(" AND returned_at IS NULL AND due_at < ")
+                        .push_bind(now);
+                }
+                Some(LoanStatus::Returned) => {
+                    q.push(" AND returned_at IS NOT NULL");
+                }
             }
-            Some(LoanStatus::Returned) => {
-                q.push(" AND returned_at IS NOT NULL");
-            }
-        }
-    };
-    let mut count = QueryBuilder::<MySql>::new("SELECT COUNT(*) FROM loans");
-    push_where(&mut count);
-    let total: i64 = count.build_query_scalar().fetch_one(conn.mysql()).await?;
+        };
+        let mut count = QueryBuilder::<MySql>::new("SELECT COUNT(*) FROM loans");
+        push_where(&mut count);
+        let total: i64 = count.build_query_scalar().fetch_one(conn.mysql()).await?;
 
-    let mut page = QueryBuilder::<MySql>::new(concat!("SELECT ", columns!(), " FROM loans"));
-    push_where(&mut page);
-    page.push(" ORDER BY id DESC LIMIT ")
-        .push_bind(filter.page.per_page)
-        .push(" OFFSET ")
-        .push_bind(filter.page.offset());
-    super::traced(page.sql());
-    let rows: Vec<LoanRow> = page.build_query_as().fetch_all(conn.mysql()).await?;
-    Ok((with_items(conn, rows, now).await?, total.max(0) as u64))
+        let mut page = QueryBuilder::<MySql>::new(concat!("SELECT ", columns!(), " FROM loans"));
+        push_where(&mut page);
+        page.push(" ORDER BY id DESC LIMIT ")
+            .push_bind(filter.page.per_page)
+            .push(" OFFSET ")
+            .push_bind(filter.page.offset());
+        super::traced(page.sql());
+        let rows: Vec<LoanRow> = page.build_query_as().fetch_all(conn.mysql()).await?;
+        Ok((with_items(conn, rows, now).await?, total.max(0) as u64))
+    }
+    .instrument(span)
+    .await
 }
 
 /// Attaches the book ids to loans with one query for the whole page (no N+1).

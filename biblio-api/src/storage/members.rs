@@ -1,6 +1,7 @@
 //! The `members` table.
 
 use chrono::{DateTime, Utc};
+use tracing::Instrument as _;
 
 use super::Connection;
 
@@ -53,7 +54,6 @@ pub struct Credentials {
 #[derive(Debug, PartialEq, Eq)]
 pub struct DuplicateEmail;
 
-#[tracing::instrument(name = "db INSERT members", skip_all, fields(db.system.name = "mysql", db.namespace = conn.namespace(), db.query.text = tracing::field::Empty, db.operation.name = "INSERT", db.collection.name = "members"))]
 pub async fn insert(
     conn: &mut Connection,
     name: &str,
@@ -62,104 +62,125 @@ pub async fn insert(
     password_hash: &str,
     now: DateTime<Utc>,
 ) -> Result<Result<MemberId, DuplicateEmail>, sqlx::Error> {
-    let result = sqlx::query(super::traced(
-        "INSERT INTO members (name, email, role, password_hash, created_at) VALUES (?, ?, ?, ?, ?)",
-    ))
-    .bind(name)
-    .bind(email.as_str())
-    .bind(role.as_str())
-    .bind(password_hash)
-    .bind(now)
-    .execute(conn.mysql())
-    .await;
-    match result {
-        Ok(done) => Ok(Ok(MemberId(done.last_insert_id()))),
-        Err(e) if super::violated_unique_key(&e).as_deref() == Some("uq_members_email") => {
-            Ok(Err(DuplicateEmail))
+    let span = db_span!(conn, "INSERT", "members");
+    async move {
+        let result = sqlx::query(super::traced(
+            "INSERT INTO members (name, email, role, password_hash, created_at) VALUES (?, ?, ?, ?, ?)",
+        ))
+        .bind(name)
+        .bind(email.as_str())
+        .bind(role.as_str())
+        .bind(password_hash)
+        .bind(now)
+        .execute(conn.mysql())
+        .await;
+        match result {
+            Ok(done) => Ok(Ok(MemberId(done.last_insert_id()))),
+            Err(e) if super::violated_unique_key(&e).as_deref() == Some("uq_members_email") => {
+                Ok(Err(DuplicateEmail))
+            }
+            Err(e) => Err(e),
         }
-        Err(e) => Err(e),
     }
+    .instrument(span)
+    .await
 }
 
 /// Makes sure a librarian with this email and password hash exists (startup bootstrap). Safe
 /// when replicas run it at the same moment: one upsert statement.
-#[tracing::instrument(name = "db INSERT members (upsert librarian)", skip_all, fields(db.system.name = "mysql", db.namespace = conn.namespace(), db.query.text = tracing::field::Empty, db.operation.name = "INSERT", db.collection.name = "members"))]
 pub async fn upsert_librarian(
     conn: &mut Connection,
     email: &Email,
     password_hash: &str,
     now: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(super::traced(
-        "INSERT INTO members (name, email, role, password_hash, created_at) VALUES ('Administrator', ?, 'librarian', ?, ?) \
-         ON DUPLICATE KEY UPDATE role = 'librarian', password_hash = VALUES(password_hash)",
-    ))
-    .bind(email.as_str())
-    .bind(password_hash)
-    .bind(now)
-    .execute(conn.mysql())
-    .await?;
-    Ok(())
+    let span = db_span!(conn, "INSERT", "members", "upsert librarian");
+    async move {
+        sqlx::query(super::traced(
+            "INSERT INTO members (name, email, role, password_hash, created_at) VALUES ('Administrator', ?, 'librarian', ?, ?) \
+             ON DUPLICATE KEY UPDATE role = 'librarian', password_hash = VALUES(password_hash)",
+        ))
+        .bind(email.as_str())
+        .bind(password_hash)
+        .bind(now)
+        .execute(conn.mysql())
+        .await?;
+        Ok(())
+    }
+    .instrument(span)
+    .await
 }
 
-#[tracing::instrument(name = "db SELECT members", skip_all, fields(db.system.name = "mysql", db.namespace = conn.namespace(), db.query.text = tracing::field::Empty, db.operation.name = "SELECT", db.collection.name = "members", member_id = id.0))]
 pub async fn find(conn: &mut Connection, id: MemberId) -> Result<Option<Member>, sqlx::Error> {
-    let row: Option<MemberRow> = sqlx::query_as(super::traced(concat!(
-        "SELECT ",
-        columns!(),
-        " FROM members WHERE id = ?"
-    )))
-    .bind(id.0)
-    .fetch_optional(conn.mysql())
-    .await?;
-    row.map(Member::try_from).transpose()
+    let span = db_span!(conn, "SELECT", "members"; member_id = id.0);
+    async move {
+        let row: Option<MemberRow> = sqlx::query_as(super::traced(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM members WHERE id = ?"
+        )))
+        .bind(id.0)
+        .fetch_optional(conn.mysql())
+        .await?;
+        row.map(Member::try_from).transpose()
+    }
+    .instrument(span)
+    .await
 }
 
-#[tracing::instrument(name = "db SELECT members (credentials)", skip_all, fields(db.system.name = "mysql", db.namespace = conn.namespace(), db.query.text = tracing::field::Empty, db.operation.name = "SELECT", db.collection.name = "members"))]
 pub async fn credentials(
     conn: &mut Connection,
     email: &Email,
 ) -> Result<Option<Credentials>, sqlx::Error> {
-    #[derive(sqlx::FromRow)]
-    struct Row {
-        #[sqlx(flatten)]
-        member: MemberRow,
-        password_hash: String,
-    }
-    let row: Option<Row> = sqlx::query_as(super::traced(concat!(
-        "SELECT ",
-        columns!(),
-        ", password_hash FROM members WHERE email = ?"
-    )))
-    .bind(email.as_str())
-    .fetch_optional(conn.mysql())
-    .await?;
-    row.map(|r| {
-        Ok(Credentials {
-            member: Member::try_from(r.member)?,
-            password_hash: r.password_hash,
+    let span = db_span!(conn, "SELECT", "members", "credentials");
+    async move {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            #[sqlx(flatten)]
+            member: MemberRow,
+            password_hash: String,
+        }
+        let row: Option<Row> = sqlx::query_as(super::traced(concat!(
+            "SELECT ",
+            columns!(),
+            ", password_hash FROM members WHERE email = ?"
+        )))
+        .bind(email.as_str())
+        .fetch_optional(conn.mysql())
+        .await?;
+        row.map(|r| {
+            Ok(Credentials {
+                member: Member::try_from(r.member)?,
+                password_hash: r.password_hash,
+            })
         })
-    })
-    .transpose()
+        .transpose()
+    }
+    .instrument(span)
+    .await
 }
 
-#[tracing::instrument(name = "db SELECT members (list)", skip_all, fields(db.system.name = "mysql", db.namespace = conn.namespace(), db.query.text = tracing::field::Empty, db.operation.name = "SELECT", db.collection.name = "members"))]
 pub async fn list(conn: &mut Connection, page: Page) -> Result<(Vec<Member>, u64), sqlx::Error> {
-    let total: i64 = sqlx::query_scalar(super::traced("SELECT COUNT(*) FROM members"))
-        .fetch_one(conn.mysql())
+    let span = db_span!(conn, "SELECT", "members", "list");
+    async move {
+        let total: i64 = sqlx::query_scalar(super::traced("SELECT COUNT(*) FROM members"))
+            .fetch_one(conn.mysql())
+            .await?;
+        let rows: Vec<MemberRow> = sqlx::query_as(super::traced(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM members ORDER BY id LIMIT ? OFFSET ?"
+        )))
+        .bind(page.per_page)
+        .bind(page.offset())
+        .fetch_all(conn.mysql())
         .await?;
-    let rows: Vec<MemberRow> = sqlx::query_as(super::traced(concat!(
-        "SELECT ",
-        columns!(),
-        " FROM members ORDER BY id LIMIT ? OFFSET ?"
-    )))
-    .bind(page.per_page)
-    .bind(page.offset())
-    .fetch_all(conn.mysql())
-    .await?;
-    let members = rows
-        .into_iter()
-        .map(Member::try_from)
-        .collect::<Result<_, _>>()?;
-    Ok((members, total.max(0) as u64))
+        let members = rows
+            .into_iter()
+            .map(Member::try_from)
+            .collect::<Result<_, _>>()?;
+        Ok((members, total.max(0) as u64))
+    }
+    .instrument(span)
+    .await
 }

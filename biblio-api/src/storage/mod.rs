@@ -4,6 +4,42 @@
 //! no JSON functions). Functions take an executor (`&MySqlPool` for single statements, a
 //! connection when they run a transaction) so tests can count the statements one call sends.
 
+/// The span of one storage call, with the database attributes of the OpenTelemetry semantic
+/// conventions (`db.system.name`, `db.namespace`, `db.operation.name`, `db.collection.name`, and
+/// `db.query.text`, recorded by [`traced`] when the SQL is known). Every storage function opens its
+/// span through this macro, so none can forget an attribute; the test at the bottom of this file
+/// checks that no function makes a span any other way.
+///
+/// ```text
+/// db_span!(conn, "SELECT", "books")                         // "db SELECT books"
+/// db_span!(conn, "SELECT", "books", "search")               // "db SELECT books (search)"
+/// db_span!(conn, "SELECT", "books"; book_id = id.0)         // extra attributes after `;`
+/// db_span!(conn, name: "db SELECT report overdue", "SELECT", "loans")
+/// db_span!(conn, name: "db TRANSACTION create loan", "TRANSACTION")   // several tables
+/// ```
+macro_rules! db_span {
+    ($conn:expr, $op:literal, $table:literal $(, $detail:literal)? $(; $($field:tt)+)?) => {
+        db_span!(@span $conn, concat!("db ", $op, " ", $table $(, " (", $detail, ")")?), $op,
+            db.collection.name = $table $(, $($field)+)?)
+    };
+    ($conn:expr, name: $name:literal, $op:literal, $table:literal $(; $($field:tt)+)?) => {
+        db_span!(@span $conn, $name, $op, db.collection.name = $table $(, $($field)+)?)
+    };
+    ($conn:expr, name: $name:literal, $op:literal $(; $($field:tt)+)?) => {
+        db_span!(@span $conn, $name, $op $(, $($field)+)?)
+    };
+    (@span $conn:expr, $name:expr, $op:literal $(, $($field:tt)+)?) => {
+        tracing::info_span!(
+            $name,
+            db.system.name = "mysql",
+            db.namespace = $conn.namespace(),
+            db.operation.name = $op,
+            db.query.text = tracing::field::Empty
+            $(, $($field)+)?
+        )
+    };
+}
+
 pub mod books;
 pub mod loans;
 pub mod members;
@@ -18,6 +54,8 @@ use anyhow::Context;
 use sqlx::mysql::{MySqlConnectOptions, MySqlDatabaseError, MySqlPoolOptions};
 use sqlx::pool::PoolConnection;
 use sqlx::{ConnectOptions, Connection as _, MySql, MySqlConnection, MySqlPool};
+
+use crate::error::Error;
 
 /// The embedded migrations (`biblio-api/migrations`), applied at startup.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -282,6 +320,21 @@ pub fn is_transient(e: &sqlx::Error) -> bool {
     matches!(mysql_error_number(e), Some(1213 | 1205))
 }
 
+/// What a SQL failure means to a client: 503 when the database cannot serve now (and the client
+/// may retry), 500 otherwise. Storage decides, because only it knows what each failure means.
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Self {
+        if matches!(e, sqlx::Error::PoolTimedOut) {
+            metrics::counter!("db_pool_acquire_timeouts_total").increment(1);
+        }
+        if is_unavailable(&e) {
+            Self::Unavailable(e.into())
+        } else {
+            Self::Internal(e.into())
+        }
+    }
+}
+
 /// The database cannot serve now: no connection in time, connection lost, server overloaded.
 pub fn is_unavailable(e: &sqlx::Error) -> bool {
     match e {
@@ -326,8 +379,9 @@ pub(crate) fn placeholders(n: usize) -> String {
 
 #[cfg(test)]
 mod tests {
-    /// Every storage span declares the semantic-convention attributes of a database call, so a
-    /// new storage function cannot silently ship without them.
+    /// Every storage span declares the semantic-convention attributes of a database call: the
+    /// spans come from `db_span!` alone (so a new storage function cannot make one without them),
+    /// and the spans it makes carry every attribute, whichever form names them.
     #[test]
     fn every_storage_span_declares_the_database_attributes() {
         let sources = [
@@ -339,21 +393,75 @@ mod tests {
         ];
         let mut spans = 0;
         for (file, source) in sources {
-            for line in source
-                .lines()
-                .filter(|l| l.contains("#[tracing::instrument("))
-            {
-                spans += 1;
-                for field in [
-                    "db.system.name = \"mysql\"",
-                    "db.namespace = conn.namespace()",
-                    "db.operation.name = ",
-                    "db.query.text = ",
-                ] {
-                    assert!(line.contains(field), "{file}: {field} missing in {line}");
-                }
-            }
+            assert!(
+                !source.contains("#[tracing::instrument"),
+                "{file}: a span made without db_span!"
+            );
+            assert_eq!(
+                source.matches("span!(").count(),
+                source.matches("db_span!(").count(),
+                "{file}: a span made without db_span!"
+            );
+            let functions = source.matches("\npub async fn ").count();
+            let made = source.matches("db_span!(conn, ").count();
+            assert_eq!(
+                made, functions,
+                "{file}: every storage function opens a db_span!"
+            );
+            spans += made;
         }
         assert!(spans >= 15, "found only {spans} storage spans");
+
+        struct Conn;
+        impl Conn {
+            fn namespace(&self) -> &str {
+                "biblio"
+            }
+        }
+        let conn = Conn;
+        // A subscriber, so the spans are enabled and carry their metadata.
+        let _guard = tracing::subscriber::set_default(tracing_subscriber::registry());
+        let forms = [
+            db_span!(conn, "SELECT", "books"),
+            db_span!(conn, "UPDATE", "books", "withdraw"; book_id = 1),
+            db_span!(conn, name: "db SELECT report overdue", "SELECT", "loans"),
+            db_span!(conn, name: "db TRANSACTION create loan", "TRANSACTION"; member_id = 2),
+        ];
+        let forms = forms.map(|span| {
+            span.metadata().map(|m| {
+                (
+                    m.name(),
+                    m.fields().iter().map(|f| f.name()).collect::<Vec<_>>(),
+                )
+            })
+        });
+        let names: Vec<&str> = forms.iter().flatten().map(|(name, _)| *name).collect();
+        assert_eq!(
+            names,
+            [
+                "db SELECT books",
+                "db UPDATE books (withdraw)",
+                "db SELECT report overdue",
+                "db TRANSACTION create loan"
+            ]
+        );
+        for (name, fields) in forms.iter().flatten() {
+            for field in [
+                "db.system.name",
+                "db.namespace",
+                "db.operation.name",
+                "db.query.text",
+            ] {
+                assert!(
+                    fields.contains(&field),
+                    "{name}: {field} missing in {fields:?}"
+                );
+            }
+            assert_eq!(
+                fields.contains(&"db.collection.name"),
+                !name.contains("TRANSACTION"),
+                "{name}: db.collection.name on single-table calls only"
+            );
+        }
     }
 }

@@ -1,0 +1,13 @@
+//! The use cases: each service combines storage, the cache, auth and the domain's rules for one
+//! resource, and is the only layer that does. Handlers call services; services never see HTTP.
+//!
+//! - [`catalogue::Catalogue`]: book lookup (through the shared cache), search, add, replace,
+//!   withdraw.
+//! - [`members::MemberDirectory`]: login, registration, member lookup and list.
+//! - [`loans::LoanService`]: lend, return, look up, list.
+//! - [`reports::Reports`]: reports computed in the background, stored in Redis, served cut.
+
+pub mod catalogue;
+pub mod loans;
+pub mod members;
+pub mod reports;

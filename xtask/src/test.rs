@@ -42,6 +42,8 @@ pub fn run() -> anyhow::Result<()> {
             "warnings",
         ],
     )?;
+    // One direction of dependency between modules (the layering of STYLE.md), no import circle.
+    system::run("python3", &["scripts/check-layers.py", "--quiet"])?;
     check_configs()?;
     let (mut passed, mut failed) = cargo_test()?;
     if failed == 0 {

@@ -1,0 +1,105 @@
+//! What every end-to-end scenario uses: [`E2e`] (the running stack and an HTTP client) with
+//! its helpers — nginx's URLs, traffic, the librarian's token, the API's fault switch, a
+//! siege of book lookups — and the check that a siege run lost no request.
+
+use std::fs;
+use std::process::Command;
+
+use anyhow::{Context, ensure};
+use serde_json::{Value, json};
+
+use crate::http;
+use crate::stack::Stack;
+
+/// The test stack's database (dropped and recreated by each run).
+pub(super) const DATABASE: &str = "biblio_e2e";
+
+/// The stack under test and the client every scenario sends its requests with.
+pub(super) struct E2e<'a> {
+    pub(super) stack: &'a Stack,
+    pub(super) client: reqwest::Client,
+}
+
+impl E2e<'_> {
+    pub(super) fn nginx(&self, path: &str) -> String {
+        format!("{}{path}", self.stack.config.nginx_url())
+    }
+
+    /// `count` GETs of random books through nginx, concurrently by 10.
+    pub(super) async fn traffic(&self, count: usize, path: impl Fn(usize) -> String) -> Vec<u16> {
+        let mut statuses = Vec::with_capacity(count);
+        for chunk in (0..count).collect::<Vec<_>>().chunks(10) {
+            let replies = futures::future::join_all(chunk.iter().map(|i| {
+                let url = self.nginx(&path(*i));
+                let client = self.client.clone();
+                async move { client.get(url).send().await.map(|r| r.status().as_u16()) }
+            }))
+            .await;
+            statuses.extend(replies.into_iter().map(|r| r.unwrap_or(0)));
+        }
+        statuses
+    }
+
+    pub(super) async fn librarian_token(&self) -> anyhow::Result<String> {
+        http::librarian_token(&self.stack.config.nginx_url()).await
+    }
+
+    /// Sets (or with `None` clears) an error rate on `GET /api/v1/books/{id}` of both replicas.
+    pub(super) async fn faults(&self, token: &str, error_rate: Option<f64>) -> anyhow::Result<()> {
+        for replica in 0..2 {
+            let url = format!(
+                "http://{}/api/v1/admin/faults",
+                self.stack.config.api_addr(replica)
+            );
+            let request = match error_rate {
+                Some(rate) => self
+                    .client
+                    .put(url)
+                    .json(&json!({"route": "/api/v1/books/{id}", "error_rate": rate})),
+                None => self.client.delete(url),
+            };
+            let reply = request.bearer_auth(token).send().await?;
+            ensure!(
+                reply.status().is_success(),
+                "fault injection: {}",
+                reply.status()
+            );
+        }
+        Ok(())
+    }
+
+    /// Starts siege (GETs of books through nginx, 25 users, `seconds`); returns its process.
+    pub(super) fn siege_books(&self, seconds: u32) -> anyhow::Result<std::process::Child> {
+        let urls = self.stack.config.dir.join("siege-urls.txt");
+        let lines: Vec<String> = (0..500)
+            .map(|i| self.nginx(&format!("/api/v1/books/{}", 1 + (i * 7919) % 10_000)))
+            .collect();
+        fs::write(&urls, lines.join("\n") + "\n")?;
+        Command::new("siege")
+            .args(["--benchmark", "--no-parser", "--json-output", "--quiet"])
+            .args([
+                "--concurrent=25",
+                &format!("--time={seconds}S"),
+                "--rc=/dev/null",
+            ])
+            .arg(format!("--file={}", urls.display()))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .context("siege runs (Debian package siege)")
+    }
+}
+
+/// A siege report of a real run (over 100 transactions) where no request failed and every
+/// answer was below 400.
+pub(super) fn every_request_answered(report: &Value) -> anyhow::Result<()> {
+    let done = report["transactions"].as_f64().unwrap_or(0.0);
+    let failed = report["failed_transactions"].as_f64().unwrap_or(-1.0);
+    let successful = report["successful_transactions"].as_f64().unwrap_or(-1.0);
+    ensure!(done > 100.0, "siege ran: {report}");
+    ensure!(
+        failed == 0.0 && successful == done,
+        "failed requests (or answers >= 400): {report}"
+    );
+    Ok(())
+}

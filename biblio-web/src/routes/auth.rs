@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
 
-use super::{AppState, see_other};
+use super::shared::{AppState, see_other};
 use crate::api::{ApiError, Role};
 use crate::error::Result;
 use crate::session::{CsrfForm, FlashKind, Session, SessionUser};

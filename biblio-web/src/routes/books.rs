@@ -8,11 +8,11 @@ use axum::response::{Html, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
-use super::{AppState, IdPath, page_number, see_other};
+use super::shared::{AppState, IdPath, NoFields, page_number, see_other};
 use crate::api::{ApiError, Book, BookQuery};
 use crate::error::{Result, capitalise};
 use crate::session::{CsrfForm, CurrentUser, FlashKind, Session};
-use crate::views::{Layout, Pager, query_string, render};
+use crate::views::{Layout, Pager, day, query_string, render};
 
 /// Books per catalogue page.
 pub const PER_PAGE: u32 = 20;
@@ -118,16 +118,13 @@ async fn book(
     })
 }
 
-#[derive(Deserialize)]
-struct Empty {}
-
 #[tracing::instrument(skip_all, fields(book_id = id))]
 async fn borrow(
     State(state): State<AppState>,
     session: Session,
     CurrentUser(user): CurrentUser,
     IdPath(id): IdPath,
-    CsrfForm(_): CsrfForm<Empty>,
+    CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<Response> {
     match state
         .api
@@ -137,10 +134,7 @@ async fn borrow(
         Ok(loan) => {
             session.flash(
                 FlashKind::Success,
-                format!(
-                    "Borrowed. Please return it by {}.",
-                    crate::views::day(&loan.due_at)
-                ),
+                format!("Borrowed. Please return it by {}.", day(&loan.due_at)),
             );
             Ok(see_other("/loans"))
         }

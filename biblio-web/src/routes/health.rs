@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use serde::Serialize;
 
-use super::AppState;
+use super::shared::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -6,7 +6,7 @@ use axum::Router;
 use axum::response::Html;
 use axum::routing::get;
 
-use super::AppState;
+use super::shared::AppState;
 use crate::error::Result;
 use crate::session::Session;
 use crate::views::{Layout, render};

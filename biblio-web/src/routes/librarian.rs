@@ -12,7 +12,7 @@ use common::error_code;
 use serde::Deserialize;
 
 use super::loans::{LoanRow, STATUSES, rows, status_filter};
-use super::{AppState, IdPath, page_number, see_other};
+use super::shared::{AppState, IdPath, page_number, see_other};
 use crate::api::{ApiError, Book, BookInput, Member, MemberInput, OverdueLoan, Role};
 use crate::error::{Result, capitalise};
 use crate::session::{CsrfForm, FlashKind, Librarian, Session};

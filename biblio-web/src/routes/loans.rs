@@ -10,7 +10,7 @@ use axum::routing::{get, post};
 use futures::StreamExt as _;
 use serde::Deserialize;
 
-use super::{AppState, IdPath, page_number, see_other};
+use super::shared::{AppState, IdPath, page_number, see_other};
 use crate::api::{Api, ApiError, Loan};
 use crate::error::{Result, capitalise};
 use crate::session::{CsrfForm, CurrentUser, FlashKind, Session};

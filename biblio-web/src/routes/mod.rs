@@ -1,52 +1,41 @@
-//! HTTP: one module per area, each owning its `router()`, merged here with the layers every
+//! HTTP: one module per area, each owning its `router()`, merged here under the layers every
 //! page shares.
 //!
+//! # Layout (lowest first; a module uses only those above it in this list)
+//! - [`shared`]: [`AppState`], the `{id}` and page-number extractors, `see_other`, the
+//!   CSRF-only form.
+//! - [`layers`]: overload guard, request id for the API client, security headers (CSP without
+//!   inline scripts, no sniffing, no framing), and `pages` (session cookie in and out, error
+//!   pages and login redirects with the visitor's navigation).
+//! - [`assets`]: the stylesheet, `/static/style.css`.
+//! - [`health`]: the probes and metrics, `/healthz`, `/readyz`, `/metrics`.
+//! - [`home`]: the home page, `/`.
+//! - [`auth`]: logging in and out, `/login`, `/logout`.
+//! - [`books`]: the catalogue, a book's page, borrowing.
+//! - [`loans`]: the member's loans and returning; the loan rows and status tabs librarians'
+//!   pages reuse.
+//! - [`librarian`]: `/librarian/...` — books, members, all loans, reports (uses `loans`).
+//!
 //! Layers, outermost first: `common::http::observe` (server span `METHOD /route`, request id,
-//! RED metrics) → the request id handed on to the API client → security headers (CSP without
-//! inline scripts, no sniffing, no framing) → [`pages`] (opens the session cookie, writes it
-//! back when changed, renders error pages and login redirects with the visitor's navigation).
+//! RED metrics) → close while draining → request id → security headers → `pages` → overload
+//! guard → the area's handler.
 
+mod assets;
 mod auth;
 mod books;
 mod health;
 mod home;
+mod layers;
 mod librarian;
 mod loans;
+mod shared;
 
-use askama::Template;
 use axum::Router;
-use axum::extract::{Request, State};
-use axum::http::{HeaderValue, header};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::middleware::{from_fn, from_fn_with_state};
 
-use crate::api::Api;
-use crate::error::{AuthRedirect, ErrorPage, WebError};
-use crate::session::{FlashKind, Revoked, Session, SessionData, SessionKey};
-use crate::views::Layout;
+pub use shared::AppState;
 
-const EXPIRED: &str = "Your session has expired. Please log in again.";
-
-/// What handlers share.
-#[derive(Clone)]
-pub struct AppState {
-    pub api: Api,
-    pub sessions: SessionKey,
-    pub revoked: Revoked,
-    pub cookie_secure: bool,
-    pub metrics: metrics_exporter_prometheus::PrometheusHandle,
-    /// Set on SIGTERM: readiness answers 503 and connections close after each answer.
-    pub draining: common::shutdown::Draining,
-    /// Places for page requests in flight (`BIBLIO_WEB_MAX_IN_FLIGHT`).
-    pub in_flight: std::sync::Arc<tokio::sync::Semaphore>,
-}
-
-/// The stylesheet, compiled into the binary and served from `/static/style.css`.
-const STYLESHEET: &str = include_str!("../../static/style.css");
-
-/// No inline scripts or styles, nothing from elsewhere, no framing.
-const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
-     img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
+use crate::error::WebError;
 
 /// The whole web front.
 pub fn router(state: AppState) -> Router {
@@ -57,226 +46,23 @@ pub fn router(state: AppState) -> Router {
         .merge(loans::router())
         .merge(librarian::router())
         .merge(health::router())
-        .route("/static/style.css", axum::routing::get(stylesheet))
+        .merge(assets::router())
         .fallback(|| async { WebError::NotFound("There is no page at this address.".into()) })
         .method_not_allowed_fallback(|| async { WebError::MethodNotAllowed })
         // Forms are a few fields: 64 KiB is plenty, and bounds what one request can cost.
         .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
         // Inside `pages`, which renders the refusal as the 503 page.
-        .layer(axum::middleware::from_fn_with_state(
+        .layer(from_fn_with_state(
             state.in_flight.clone(),
-            shed_overload,
+            layers::shed_overload,
         ))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), pages))
-        .layer(axum::middleware::from_fn(security_headers))
-        .layer(axum::middleware::from_fn(forward_request_id))
-        .layer(axum::middleware::from_fn_with_state(
+        .layer(from_fn_with_state(state.clone(), layers::pages))
+        .layer(from_fn(layers::security_headers))
+        .layer(from_fn(layers::forward_request_id))
+        .layer(from_fn_with_state(
             state.draining.clone(),
             common::shutdown::close_while_draining,
         ))
-        .layer(axum::middleware::from_fn(common::http::observe))
+        .layer(from_fn(common::http::observe))
         .with_state(state)
-}
-
-/// Serves at most `BIBLIO_WEB_MAX_IN_FLIGHT` pages at once; the next visitor gets the 503 page
-/// with `Retry-After` at once instead of a queue that grows while the API is slow. Probes,
-/// `/metrics` and the stylesheet are never refused.
-async fn shed_overload(
-    State(in_flight): State<std::sync::Arc<tokio::sync::Semaphore>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let path = request.uri().path();
-    if matches!(path, "/healthz" | "/readyz" | "/metrics") || path.starts_with("/static/") {
-        return next.run(request).await;
-    }
-    match in_flight.try_acquire_owned() {
-        Ok(_permit) => next.run(request).await,
-        Err(_) => WebError::Unavailable(anyhow::anyhow!(
-            "more pages in flight than BIBLIO_WEB_MAX_IN_FLIGHT allows"
-        ))
-        .into_response(),
-    }
-}
-
-async fn stylesheet() -> impl IntoResponse {
-    (
-        [
-            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=3600"),
-        ],
-        STYLESHEET,
-    )
-}
-
-/// API calls made for this request carry its request id (nginx's, or the one `observe` made).
-async fn forward_request_id(request: Request, next: Next) -> Response {
-    let id = request
-        .headers()
-        .get(&common::http::REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    common::client::with_request_id(id, next.run(request)).await
-}
-
-async fn security_headers(request: Request, next: Next) -> Response {
-    let mut response = next.run(request).await;
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
-    );
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("same-origin"),
-    );
-    let is_html = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_none_or(|v| v.starts_with("text/html"));
-    if is_html && !headers.contains_key(header::CACHE_CONTROL) {
-        // Pages carry the visitor's name and CSRF token: never stored by shared caches.
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    }
-    response
-}
-
-#[derive(Template)]
-#[template(path = "error.html")]
-struct ErrorView {
-    layout: Layout,
-    status: u16,
-    message: String,
-}
-
-/// Opens the session for the handler, then finishes the answer: error pages rendered with the
-/// visitor's navigation, login redirects, and the session cookie when it changed.
-async fn pages(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
-    let opened = request
-        .headers()
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(crate::session::cookie_value)
-        .and_then(|value| state.sessions.open(value))
-        .filter(|data| !state.revoked.is_revoked(&data.sid));
-    // A session past the token's expiry ends here, without asking the API.
-    let mut expired = false;
-    let session = match opened {
-        Some(mut data) => {
-            expired = data
-                .user
-                .as_ref()
-                .is_some_and(|u| u.expires_at <= chrono::Utc::now());
-            if expired {
-                data.user = None;
-                data.flash = Some(crate::session::Flash {
-                    kind: FlashKind::Info,
-                    message: EXPIRED.to_owned(),
-                });
-            }
-            Session::new(data, expired)
-        }
-        None => Session::new(SessionData::fresh(), true),
-    };
-    let here = request
-        .uri()
-        .path_and_query()
-        .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned());
-    let is_get = request.method() == axum::http::Method::GET;
-    request.extensions_mut().insert(session.clone());
-
-    let mut response = next.run(request).await;
-
-    if let Some(redirect) = response.extensions_mut().remove::<AuthRedirect>() {
-        if redirect == AuthRedirect::SessionExpired || expired {
-            session.expire();
-            session.flash(FlashKind::Info, EXPIRED);
-        } else {
-            session.flash(FlashKind::Info, "Please log in to continue.");
-        }
-        // After login, come back to the page (GETs only: a POST cannot be replayed by a link).
-        let next_page = if is_get { here.as_str() } else { "/" };
-        let target = format!(
-            "/login?{}",
-            serde_urlencoded::to_string([("next", next_page)]).unwrap_or_default()
-        );
-        response = Redirect::to(&target).into_response();
-    } else if let Some(page) = response.extensions_mut().remove::<ErrorPage>() {
-        let view = ErrorView {
-            layout: Layout::new(&session, page.title),
-            status: page.status.as_u16(),
-            message: page.message,
-        };
-        let body = view.render().unwrap_or_else(|e| {
-            tracing::error!(error = %e, "cannot render the error page");
-            "<!doctype html><title>Error</title><p>Something went wrong.</p>".to_owned()
-        });
-        let retry_after = response.headers().get(header::RETRY_AFTER).cloned();
-        response = (page.status, axum::response::Html(body)).into_response();
-        if let Some(value) = retry_after {
-            response.headers_mut().insert(header::RETRY_AFTER, value);
-        }
-    }
-
-    let (cookie, revoke) = session.to_write(&state.sessions);
-    if let Some((sid, until)) = revoke {
-        state.revoked.revoke(&sid, until);
-    }
-    if let Some(value) = cookie
-        && let Ok(header_value) =
-            HeaderValue::from_str(&crate::session::set_cookie(&value, state.cookie_secure))
-    {
-        response
-            .headers_mut()
-            .append(header::SET_COOKIE, header_value);
-    }
-    response
-}
-
-/// A 303 to `to` after a form (the browser then GETs it: no resubmission on reload).
-///
-/// A target that cannot be a `Location` header (control characters, from a hand-made `next`
-/// or `back` parameter) goes home instead of failing the request.
-pub fn see_other(to: &str) -> Response {
-    if HeaderValue::from_str(to).is_err() {
-        return Redirect::to("/").into_response();
-    }
-    Redirect::to(to).into_response()
-}
-
-/// A positive whole-number `{id}` path segment; anything else is the 404 page.
-pub struct IdPath(pub u64);
-
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for IdPath {
-    type Rejection = WebError;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        state: &S,
-    ) -> Result<Self, Self::Rejection> {
-        let axum::extract::Path(raw) =
-            axum::extract::Path::<String>::from_request_parts(parts, state)
-                .await
-                .map_err(|_| WebError::NotFound("There is no page at this address.".into()))?;
-        match raw.parse::<u64>() {
-            Ok(id) if id > 0 => Ok(Self(id)),
-            _ => Err(WebError::NotFound(
-                "There is no page at this address.".into(),
-            )),
-        }
-    }
-}
-
-/// A page number from the query string: anything unusable is page 1.
-pub fn page_number(raw: Option<&str>) -> u32 {
-    raw.and_then(|p| p.trim().parse::<u32>().ok())
-        .filter(|p| (1..=100_000).contains(p))
-        .unwrap_or(1)
 }

@@ -6,6 +6,10 @@
 //! `/api/v1/openapi.json`, positive and negative, checking every answer: no 500, a documented
 //! status, content type and headers, a body that matches the documented schema. The totals come
 //! from schemathesis's own JSON report (`target/fuzz/report/`), not from a guess.
+//!
+//! One concern, one file of over 400 lines: a schemathesis run from setup to totals. About 80
+//! lines are [`HOOKS`], the Python that steers cases to valid data; the rest is the scratch API
+//! and database around the run and the reading of its report, which change with the run.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

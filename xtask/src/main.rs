@@ -1,11 +1,24 @@
 //! `cargo xtask …`: the project's commands, the same for people, tests and CI.
 //!
 //! # Layout
-//! - [`test`]: `cargo xtask test`, everything CI runs.
+//! Commands:
+//! - [`test`](mod@test): `cargo xtask test`, everything CI runs.
+//! - [`e2e`]: `cargo xtask e2e`, end-to-end tests on a stack of their own (part of `test`).
+//! - [`fuzz`]: `cargo xtask fuzz`, schemathesis against the API from its OpenAPI document.
 //! - [`stack`]: `cargo xtask up` / `down`, the native stack without Docker.
-//! - [`bench`]: `cargo xtask bench`, the figures of `docs/BENCHMARKS.md`.
+//! - [`load`]: `cargo xtask load`, siege scenarios through nginx, with a report and plots.
+//! - [`bench`](mod@bench): `cargo xtask bench`, the figures of `docs/BENCHMARKS.md`.
 //! - [`bench_web`]: `cargo xtask bench-web`, the web front's catalogue page under load.
-//! - [`system`]: Debian packages, local services, running commands.
+//!
+//! What they share (these import no command module):
+//! - [`siege`]: reading siege's JSON report.
+//! - [`http`]: the seeded librarian's token, percent-encoding, an OTLP sink.
+//! - [`rng`]: a deterministic random generator for load.
+//! - [`system`]: the workspace root, running commands, Debian packages, local services, locks.
+//!
+//! Imports go one way: `test` → `e2e`, `fuzz`; `e2e` → `load`, `stack`; `load` → `stack`;
+//! commands → the shared modules; nothing imports `test`, and no module imports back one
+//! that imports it (`python3 scripts/check-layers.py` checks it).
 
 mod bench;
 mod bench_web;

@@ -12,6 +12,11 @@
 //! other ports, in another directory, with a Redis of their own and short alert timings
 //! ([`StackConfig::fast`]). Grafana, Loki, Tempo, Jaeger and the collector are not Debian
 //! packages: they run in docker compose only, and the native stack exports no OTLP.
+//!
+//! One concern, one file of over 600 lines: the native stack's lifecycle. Adding or changing a
+//! process touches its port ([`Ports`]), its command and environment (`Stack::process`), its
+//! config (`Stack::render_configs`), its place in [`PROCESSES`] and `up`'s listing: kept
+//! together, that change stays in one file.
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -5,6 +5,10 @@
 //! client metrics have bounded labels. Answers map to [`ApiError`] by status; handlers match the
 //! ones they can explain (a 422 on a form, a 409 on a borrow) and turn the rest into pages with
 //! `?` (see `From<ApiError> for WebError`).
+//!
+//! One concern in one file: every call the web makes to the API and the types those calls send
+//! and read (the contract as the web sees it), so a change of the contract is a change here.
+//! The lowest layer of the crate with `config`: it imports no other module of it.
 
 use axum::http::Method;
 use chrono::{DateTime, Utc};

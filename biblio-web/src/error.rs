@@ -1,10 +1,13 @@
 //! The web front's one error type: every failure becomes a page.
 //!
-//! Handlers return [`Result<_>`](Result), i.e. `Result<_, WebError>`. A `WebError` answers with its status and an
-//! [`ErrorPage`] (or [`AuthRedirect`]) in the response's extensions; the page layer
-//! (`routes::pages`) turns that into the full HTML page, with the visitor's navigation, because
-//! only it holds the session. 5xx causes are logged once here with their chain; the visitor sees
-//! a plain sentence, never internals.
+//! Handlers return [`Result<_>`](Result), i.e. `Result<_, WebError>`. A `WebError` answers with
+//! its status and an [`ErrorPage`] (or [`AuthRedirect`]) in the response's extensions; the page
+//! layer (`routes::layers::pages`) turns that into the full HTML page, with the visitor's
+//! navigation, because only it holds the session. 5xx causes are logged once here with their
+//! chain; the visitor sees a plain sentence, never internals.
+//!
+//! Below `session`, `views` and `routes`, above `api` only: it knows what an API failure means
+//! for a page, and nothing of sessions.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};

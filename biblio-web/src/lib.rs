@@ -2,16 +2,21 @@
 //! HTTP (never MySQL), traced end to end.
 //!
 //! # Layout
-//! - [`startup`]: [`startup::Application`] builds the app (API client, router) and serves it.
-//! - [`config`]: [`config::Settings`], parsed once from `BIBLIO_*` variables.
-//! - [`routes`]: one module per area (catalogue, login, loans, librarian pages, probes) and the
-//!   layers every page shares (security headers, sessions, error pages).
+//! Lowest layer first; a module imports only modules listed before it (`grep -rn 'crate::' src`).
+//! - [`config`]: [`config::Settings`], parsed once from `BIBLIO_*` variables; imports nothing here.
 //! - [`api`]: the typed API client over `common::client` (client spans, trace context,
-//!   timeouts, a bounded pool).
-//! - [`session`]: the encrypted session cookie, CSRF-checked forms, the login extractors.
+//!   timeouts, a bounded pool) and the API's types, [`api::Role`] included; imports nothing here.
+//! - [`error`]: [`error::WebError`], the one error type (every failure becomes a page), and
+//!   [`error::Result`]; uses `api` (an [`api::ApiError`] becomes a page).
+//! - [`session`]: the encrypted session cookie, the revocation list, CSRF-checked forms, the
+//!   login extractors; uses `api`, `error`.
 //! - [`views`]: the page layout, form fields, pagination and the SVG bar chart the templates in
-//!   `templates/` use (askama, auto-escaped); the stylesheet is `static/style.css`.
-//! - [`error`]: the one error type; every failure becomes a page.
+//!   `templates/` use (askama, auto-escaped; the stylesheet is `static/style.css`); uses
+//!   `error`, `session`.
+//! - [`routes`]: one module per area with its router, and the layers every page shares; uses
+//!   `api`, `error`, `session`, `views`.
+//! - [`startup`]: [`startup::Application`] builds the app (API client, router) and serves it;
+//!   uses `config`, `api`, `session`, `routes`.
 
 pub mod api;
 pub mod config;

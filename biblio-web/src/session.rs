@@ -11,6 +11,10 @@
 //! session id and CSRF token (no fixation). Logout also records the old id in a per-process
 //! revocation list until the API token would have expired, so a copy of the old cookie is
 //! worthless.
+//!
+//! One concern in one file (a third of it tests): the cookie's format, the session it holds
+//! and the extractors that read it change together. Uses `api` (a user's [`Role`]) and `error`
+//! (extractors refuse with a [`WebError`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

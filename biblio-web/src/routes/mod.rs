@@ -1,20 +1,20 @@
 //! HTTP: one module per area, each owning its `router()`, merged here under the layers every
 //! page shares.
 //!
-//! # Layout (lowest first; a module uses only those above it in this list)
-//! - [`shared`]: [`AppState`], the `{id}` and page-number extractors, `see_other`, the
+//! # Layout (lowest first; a module uses only modules listed before it, and `mod.rs` all)
+//! - `shared`: [`AppState`], the `{id}` and page-number extractors, `see_other`, the
 //!   CSRF-only form.
-//! - [`layers`]: overload guard, request id for the API client, security headers (CSP without
+//! - `layers`: overload guard, request id for the API client, security headers (CSP without
 //!   inline scripts, no sniffing, no framing), and `pages` (session cookie in and out, error
 //!   pages and login redirects with the visitor's navigation).
-//! - [`assets`]: the stylesheet, `/static/style.css`.
-//! - [`health`]: the probes and metrics, `/healthz`, `/readyz`, `/metrics`.
-//! - [`home`]: the home page, `/`.
-//! - [`auth`]: logging in and out, `/login`, `/logout`.
-//! - [`books`]: the catalogue, a book's page, borrowing.
-//! - [`loans`]: the member's loans and returning; the loan rows and status tabs librarians'
+//! - `assets`: the stylesheet, `/static/style.css`.
+//! - `health`: the probes and metrics, `/healthz`, `/readyz`, `/metrics`.
+//! - `home`: the home page, `/`.
+//! - `auth`: logging in and out, `/login`, `/logout`.
+//! - `books`: the catalogue, a book's page, borrowing.
+//! - `loans`: the member's loans and returning; the loan rows and status tabs librarians'
 //!   pages reuse.
-//! - [`librarian`]: `/librarian/...` — books, members, all loans, reports (uses `loans`).
+//! - `librarian`: `/librarian/...` — books, members, all loans, reports (uses `loans`).
 //!
 //! Layers, outermost first: `common::http::observe` (server span `METHOD /route`, request id,
 //! RED metrics) → close while draining → request id → security headers → `pages` → overload

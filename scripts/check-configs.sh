@@ -243,6 +243,10 @@ alertmanager_routes() {
     route ticket alertname=ApiHighErrorRatio severity=warning service=biblio-api
     route observability alertname=TelemetryDropped severity=warning service=biblio-api
     route observability alertname=CollectorExportFailing severity=warning service=otel-collector
+    route page alertname=MySQLDown severity=critical service=mysql
+    route ticket alertname=MySQLConnectionsHigh severity=warning service=mysql
+    route ticket alertname=RedisDown severity=warning service=redis
+    route ticket alertname=RedisMemoryHigh severity=warning service=redis
     route ticket alertname=Unknown
 }
 check "routing: critical pages, warning tickets, telemetry to observability" alertmanager_routes
@@ -436,7 +440,8 @@ BIBLIO = {
     "report_recomputations_total", "loans_created_total", "loans_returned_total",
     "loans_rejected_total", "telemetry_dropped_total", "dependency_up",
 }
-PREFIXES = ("nginx_", "otelcol_", "prometheus_", "alertmanager_", "traces_span_metrics_", "traces_service_graph_")
+PREFIXES = ("nginx_", "otelcol_", "prometheus_", "alertmanager_", "traces_span_metrics_", "traces_service_graph_",
+            "mysql_", "redis_")
 BUILTIN = {"up", "ALERTS", "ALERTS_FOR_STATE"}
 RECORDED = {r["record"] for p in glob.glob("prometheus/rules/*.yml")
             for g in yaml.safe_load(open(p))["groups"] for r in g["rules"] if "record" in r}

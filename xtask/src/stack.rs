@@ -2,15 +2,18 @@
 //!
 //! `up` builds the release binaries, makes sure MySQL and Redis answer, migrates and seeds an
 //! empty database, then starts, all on 127.0.0.1: two API replicas, the web front, nginx in
-//! front of them, the nginx exporter, Prometheus (with the repository's rules), Alertmanager
-//! and the notification sink that records what Alertmanager delivers. Each process it starts is
+//! front of them, the nginx, MySQL and Redis exporters, Prometheus (with the repository's
+//! rules), Alertmanager and the notification sink that records what Alertmanager delivers. The
+//! MySQL exporter logs in as `biblio_exporter`, a user with no privilege beyond logging in (every
+//! figure it reads is in `SHOW GLOBAL STATUS` / `VARIABLES`), whose password `up` draws anew
+//! and keeps in the stack's directory. Each process it starts is
 //! recorded in `.stack/pids/`; `down` stops exactly those, by PID, with SIGTERM (graceful), then
 //! SIGKILL for any that outlive the grace period.
 //!
 //! The configs are the repository's own (`nginx/`, `prometheus/`, `alertmanager/`), rendered
 //! into the stack's directory with its addresses. The end-to-end tests run the same stack on
 //! other ports, in another directory, with a Redis of their own and short alert timings
-//! ([`StackConfig::fast`]). Grafana, Loki, Tempo, Jaeger and the collector are not Debian
+//! ([`StackConfig::fast`]), and a MariaDB of their own that a test may stop. Grafana, Loki, Tempo, Jaeger and the collector are not Debian
 //! packages: they run in docker compose only, and the native stack exports no OTLP.
 //!
 //! One concern, one file of over 600 lines: the native stack's lifecycle. Adding or changing a
@@ -33,9 +36,15 @@ pub const PACKAGES: &[&str] = &[
     "prometheus",
     "prometheus-alertmanager",
     "prometheus-nginx-exporter",
+    "prometheus-mysqld-exporter",
+    "prometheus-redis-exporter",
+    "mariadb-client",
     "gettext-base",
     "redis-server",
 ];
+
+/// The MySQL exporter's account: it may log in and nothing more (no table, no PROCESS).
+pub const MYSQL_EXPORTER_USER: &str = "biblio_exporter";
 
 /// Every port the stack listens on.
 #[derive(Debug, Clone)]
@@ -45,12 +54,17 @@ pub struct Ports {
     pub web: u16,
     pub api: [u16; 2],
     pub exporter: u16,
+    pub mysqld_exporter: u16,
+    pub redis_exporter: u16,
     pub prometheus: u16,
     pub alertmanager: u16,
     pub sink_http: u16,
     pub sink_smtp: u16,
     /// A Redis of the stack's own (tests stop it); `None` uses the machine's on 6379.
     pub redis: Option<u16>,
+    /// A MariaDB of the stack's own (tests stop it; data in the stack's directory); `None` uses
+    /// the machine's on 3306.
+    pub mysql: Option<u16>,
 }
 
 impl Ports {
@@ -62,11 +76,14 @@ impl Ports {
             web: 8081,
             api: [8082, 8083],
             exporter: 9113,
+            mysqld_exporter: 9104,
+            redis_exporter: 9121,
             prometheus: 9090,
             alertmanager: 9093,
             sink_http: 9099,
             sink_smtp: 1025,
             redis: None,
+            mysql: None,
         }
     }
 }
@@ -102,6 +119,11 @@ impl StackConfig {
 
     fn redis_url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.ports.redis.unwrap_or(6379))
+    }
+
+    /// The port of the MySQL/MariaDB the stack uses (its own, or the machine's).
+    pub fn mysql_port(&self) -> u16 {
+        self.ports.mysql.unwrap_or(3306)
     }
 
     pub fn api_addr(&self, replica: usize) -> String {
@@ -141,11 +163,14 @@ pub struct Stack {
 /// The order processes start in (and the reverse of how they stop).
 pub const PROCESSES: &[&str] = &[
     "redis",
+    "mysql",
     "biblio-api-1",
     "biblio-api-2",
     "biblio-web",
     "nginx",
     "nginx-exporter",
+    "mysqld-exporter",
+    "redis-exporter",
     "notification-sink",
     "alertmanager",
     "prometheus",
@@ -167,14 +192,77 @@ impl Stack {
         fs::create_dir_all(dir.join("logs"))?;
         self.render_configs()?;
         for name in PROCESSES {
-            if *name == "redis" && self.config.ports.redis.is_none() {
+            if (*name == "redis" && self.config.ports.redis.is_none())
+                || (*name == "mysql" && self.config.ports.mysql.is_none())
+            {
                 continue;
             }
+            if *name == "mysql" {
+                self.install_mysql()?;
+            }
             if name.starts_with("biblio-api-1") {
+                self.exporter_account()?;
                 self.seed()?;
             }
             self.start_one(name)?;
         }
+        Ok(())
+    }
+
+    /// The data directory of the stack's own MariaDB, created once (about 2 s).
+    fn install_mysql(&self) -> anyhow::Result<()> {
+        let data = self.config.dir.join("mysql/data");
+        if data.join("mysql").exists() {
+            return Ok(());
+        }
+        fs::create_dir_all(&data)?;
+        let status = Command::new("mariadb-install-db")
+            .arg("--no-defaults")
+            .arg(format!("--datadir={}", data.display()))
+            .args(["--user=root", "--auth-root-authentication-method=normal"])
+            .arg("--skip-test-db")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .context("cannot run mariadb-install-db (Debian package mariadb-server)")?;
+        if !status.success() {
+            bail!("mariadb-install-db failed");
+        }
+        Ok(())
+    }
+
+    /// Creates (or updates) the MySQL exporter's account with a fresh password, and writes
+    /// the exporter's client file (`my.cnf`, readable by its owner only).
+    fn exporter_account(&self) -> anyhow::Result<()> {
+        let password = random_hex(16)?;
+        let port = self.config.mysql_port();
+        let account = format!("'{MYSQL_EXPORTER_USER}'@'127.0.0.1'");
+        // No GRANT: the account can log in and read server status and variables, nothing else.
+        let sql = format!(
+            "CREATE USER IF NOT EXISTS {account} IDENTIFIED BY '{password}' WITH MAX_USER_CONNECTIONS 3; \
+             ALTER USER {account} IDENTIFIED BY '{password}' WITH MAX_USER_CONNECTIONS 3;"
+        );
+        let output = Command::new("mariadb")
+            .args(["-h127.0.0.1", &format!("-P{port}"), "-uroot", "-e", &sql])
+            .output()
+            .context("cannot run the mariadb client (Debian package mariadb-client)")?;
+        if !output.status.success() {
+            bail!(
+                "cannot create the MySQL exporter's account: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        let dir = self.config.dir.join("mysqld-exporter");
+        fs::create_dir_all(&dir)?;
+        let cnf = dir.join("my.cnf");
+        fs::write(
+            &cnf,
+            format!(
+                "[client]\nuser={MYSQL_EXPORTER_USER}\npassword={password}\nhost=127.0.0.1\nport={port}\n"
+            ),
+        )?;
+        use std::os::unix::fs::PermissionsExt as _;
+        fs::set_permissions(&cnf, fs::Permissions::from_mode(0o600))?;
         Ok(())
     }
 
@@ -266,6 +354,60 @@ impl Stack {
                 env: vec![],
                 listens: format!("127.0.0.1:{}", p.exporter),
             },
+            "mysqld-exporter" => Process {
+                name: "mysqld-exporter",
+                program: "prometheus-mysqld-exporter".into(),
+                args: vec![
+                    format!(
+                        "--config.my-cnf={}",
+                        dir.join("mysqld-exporter/my.cnf").display()
+                    ),
+                    format!("--web.listen-address=127.0.0.1:{}", p.mysqld_exporter),
+                    // Everything the dashboards and alerts read is in SHOW GLOBAL STATUS and
+                    // VARIABLES; these default collectors would need PROCESS or REPLICATION
+                    // CLIENT, which the exporter's account does not have.
+                    "--no-collect.slave_status".into(),
+                    "--no-collect.info_schema.innodb_cmp".into(),
+                    "--no-collect.info_schema.innodb_cmpmem".into(),
+                    "--no-collect.info_schema.query_response_time".into(),
+                ],
+                env: vec![],
+                listens: format!("127.0.0.1:{}", p.mysqld_exporter),
+            },
+            "redis-exporter" => Process {
+                name: "redis-exporter",
+                program: "prometheus-redis-exporter".into(),
+                args: vec![
+                    "-redis.addr".into(),
+                    c.redis_url(),
+                    "-web.listen-address".into(),
+                    format!("127.0.0.1:{}", p.redis_exporter),
+                ],
+                env: vec![],
+                listens: format!("127.0.0.1:{}", p.redis_exporter),
+            },
+            "mysql" => {
+                let port = p.mysql.context("this stack uses the machine's MySQL")?;
+                let mysql = dir.join("mysql");
+                Process {
+                    name: "mysql",
+                    program: "/usr/sbin/mariadbd".into(),
+                    args: vec![
+                        "--no-defaults".into(),
+                        format!("--datadir={}", mysql.join("data").display()),
+                        format!("--socket={}", mysql.join("mariadb.sock").display()),
+                        format!("--pid-file={}", mysql.join("mariadb.pid").display()),
+                        format!("--port={port}"),
+                        "--user=root".into(),
+                        "--bind-address=127.0.0.1".into(),
+                        "--skip-name-resolve".into(),
+                        "--innodb-buffer-pool-size=64M".into(),
+                        "--max-connections=200".into(),
+                    ],
+                    env: vec![],
+                    listens: format!("127.0.0.1:{port}"),
+                }
+            }
             "notification-sink" => Process {
                 name: "notification-sink",
                 program: "python3".into(),
@@ -502,6 +644,14 @@ impl Stack {
                 "nginx.yml",
                 format!("- targets: [\"127.0.0.1:{}\"]\n", p.exporter),
             ),
+            (
+                "mysql.yml",
+                format!("- targets: [\"127.0.0.1:{}\"]\n", p.mysqld_exporter),
+            ),
+            (
+                "redis.yml",
+                format!("- targets: [\"127.0.0.1:{}\"]\n", p.redis_exporter),
+            ),
             // No collector in the native stack (docker compose only).
             ("otel-collector.yml", "[]\n".to_owned()),
             (
@@ -558,6 +708,14 @@ fn file_name(path: &Path) -> String {
     path.file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default()
+}
+
+/// `bytes` random bytes from the kernel, in hex.
+fn random_hex(bytes: usize) -> anyhow::Result<String> {
+    use std::io::Read as _;
+    let mut buf = vec![0u8; bytes];
+    fs::File::open("/dev/urandom")?.read_exact(&mut buf)?;
+    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 fn recorded_pid(pid_file: &Path) -> Option<u32> {
@@ -633,6 +791,10 @@ pub fn up() -> anyhow::Result<()> {
         );
     }
     println!("  web directly         http://127.0.0.1:{}/", p.web);
+    println!(
+        "  exporters            nginx :{}, MySQL :{}, Redis :{} (/metrics)",
+        p.exporter, p.mysqld_exporter, p.redis_exporter
+    );
     println!("  Prometheus           http://127.0.0.1:{}/", p.prometheus);
     println!(
         "  Alertmanager         http://127.0.0.1:{}/",

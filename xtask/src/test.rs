@@ -15,6 +15,8 @@ const PACKAGES: &[&str] = &[
     "prometheus",
     "prometheus-alertmanager",
     "prometheus-nginx-exporter",
+    "prometheus-mysqld-exporter",
+    "prometheus-redis-exporter",
     "redis-server",
     "mariadb-client",
     "gettext-base",

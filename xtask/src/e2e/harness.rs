@@ -1,11 +1,13 @@
 //! What every end-to-end scenario uses: [`E2e`] (the running stack and an HTTP client) with
 //! its helpers — nginx's URLs, traffic, the librarian's token, the API's fault switch, a
-//! siege of book lookups — and the check that a siege run lost no request.
+//! siege of book lookups, waiting for an alert's notification in the sink — and the check that
+//! a siege run lost no request.
 
 use std::fs;
 use std::process::Command;
+use std::time::{Duration, Instant};
 
-use anyhow::{Context, ensure};
+use anyhow::{Context, bail, ensure};
 use serde_json::{Value, json};
 
 use crate::http;
@@ -87,6 +89,88 @@ impl E2e<'_> {
             .stderr(std::process::Stdio::null())
             .spawn()
             .context("siege runs (Debian package siege)")
+    }
+}
+
+impl E2e<'_> {
+    /// Waits for the sink to record `alertname` with `status` (firing/resolved) and the labels
+    /// given, running `meanwhile` between looks; returns how long it took. Only notifications
+    /// that arrive during the wait count.
+    pub(super) async fn alert(
+        &self,
+        alertname: &str,
+        status: &str,
+        labels: &[(&str, &str)],
+        timeout: Duration,
+        mut meanwhile: impl AsyncFnMut(),
+    ) -> anyhow::Result<Duration> {
+        let start = Instant::now();
+        let skip = self.notifications().len();
+        loop {
+            let found = self.notifications().iter().skip(skip).any(|record| {
+                let alerts = record["notification"]["alerts"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default();
+                alerts.iter().any(|a| {
+                    a["labels"]["alertname"] == alertname
+                        && a["status"] == status
+                        && labels.iter().all(|(k, v)| a["labels"][*k] == *v)
+                })
+            });
+            if found {
+                return Ok(start.elapsed());
+            }
+            if start.elapsed() > timeout {
+                bail!(
+                    "no {status} {alertname} {labels:?} notification within {timeout:?}; \
+                     alerts in Prometheus: {}",
+                    self.prometheus_alerts().await.unwrap_or_default()
+                );
+            }
+            meanwhile().await;
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// Every webhook notification the sink recorded so far, oldest first.
+    pub(super) fn notifications(&self) -> Vec<Value> {
+        fs::read_to_string(self.stack.config.notifications())
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .filter(|record| record["kind"] == "webhook")
+            .collect()
+    }
+
+    pub(super) async fn prometheus_alerts(&self) -> anyhow::Result<String> {
+        let body: Value = self
+            .client
+            .get(format!(
+                "{}/api/v1/alerts",
+                self.stack.config.prometheus_url()
+            ))
+            .send()
+            .await?
+            .json()
+            .await?;
+        Ok(body["data"]["alerts"]
+            .as_array()
+            .map(|alerts| {
+                alerts
+                    .iter()
+                    .map(|a| {
+                        format!(
+                            "{}{{{}}} {}",
+                            a["labels"]["alertname"].as_str().unwrap_or("?"),
+                            a["labels"]["instance"].as_str().unwrap_or(""),
+                            a["state"].as_str().unwrap_or("?")
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default())
     }
 }
 

@@ -1,13 +1,15 @@
 //! End-to-end tests on the native stack, run by `cargo xtask test` after the Rust tests.
 //!
-//! They start the same stack as `cargo xtask up` (debug binaries, nginx, the exporter,
-//! Prometheus with the repository's rules, Alertmanager with the repository's routing, the
-//! notification sink) in `target/e2e-stack/` on ports 20000 above the usual ones, with a Redis
-//! of their own and short alert timings (1 s scrapes and evaluations, `for: 5s`), then:
+//! They start the same stack as `cargo xtask up` (debug binaries, nginx, the nginx, MySQL and
+//! Redis exporters, Prometheus with the repository's rules, Alertmanager with the repository's
+//! routing, the notification sink) in `target/e2e-stack/` on ports 20000 above the usual ones,
+//! with a Redis and a MariaDB of their own (a fresh data directory each run) and short alert
+//! timings (1 s scrapes and evaluations, `for: 5s`), then:
 //!
 //! - stop a replica: `InstanceDown` reaches the sink, and resolves after the restart;
 //! - inject errors with the API's fault switch: `ApiHighErrorRatio` reaches the sink;
-//! - stop Redis: `RedisDegraded` reaches the sink;
+//! - stop Redis: `RedisDegraded` and the exporter's `RedisDown` reach the sink;
+//! - stop the stack's MariaDB: `MySQLDown` reaches the sink, and resolves after the restart;
 //! - kill one API replica under a siege run of GETs through nginx: zero failed requests;
 //! - SIGTERM one API replica under siege and a stream of loans through nginx: zero failed
 //!   requests, the replica exits 0, and every loan acknowledged is in the database;
@@ -20,6 +22,7 @@
 //! - this file: the run — start the stack, run each scenario, count passed and failed;
 //! - [`harness`]: [`E2e`], what every scenario uses (URLs, traffic, token, faults, siege);
 //! - [`alerts`]: `InstanceDown`, `ApiHighErrorRatio` and `RedisDegraded` reach the sink;
+//! - [`datastores`]: the MySQL and Redis exporters' alerts (`MySQLDown`, `RedisDown`);
 //! - [`kill`]: a replica killed under siege;
 //! - [`sigterm`]: a replica stopped with SIGTERM under siege and writes;
 //! - [`headers`]: the security headers through nginx;
@@ -31,6 +34,7 @@
 
 mod alerts;
 mod dashboards;
+mod datastores;
 mod harness;
 mod headers;
 mod kill;
@@ -47,6 +51,9 @@ use crate::system::{self, root};
 
 /// The ports of the test stack: the usual ones plus this.
 const SHIFT: u16 = 20_000;
+
+/// The test stack's own MariaDB (a fresh data directory each run, stopped by a test).
+pub(super) const MYSQL_PORT: u16 = 3306 + SHIFT;
 
 /// Stops the stack however the tests end.
 struct Running(Stack);
@@ -65,14 +72,6 @@ pub fn run() -> anyhow::Result<(u64, u64)> {
         &["build", "--locked", "-p", "biblio-api", "-p", "biblio-web"],
     )?;
     system::ensure_packages(&["mariadb-client"])?;
-    system::run(
-        "mariadb",
-        &[
-            "-uroot",
-            "-e",
-            &format!("DROP DATABASE IF EXISTS `{DATABASE}`"),
-        ],
-    )?;
     let dir = root().join("target/e2e-stack");
     if let Ok(previous) = fs::read_dir(dir.join("pids")) {
         // A previous run that did not finish: stop what it left.
@@ -91,7 +90,7 @@ pub fn run() -> anyhow::Result<(u64, u64)> {
             .timeout(Duration::from_secs(10))
             .build()?,
     };
-    let tests: [(&str, Test); 8] = [
+    let tests: [(&str, Test); 10] = [
         ("InstanceDown reaches the sink and resolves", |e| {
             Box::pin(e.instance_down_alert())
         }),
@@ -117,8 +116,16 @@ pub fn run() -> anyhow::Result<(u64, u64)> {
             |e| Box::pin(e.load_smoke()),
         ),
         (
-            "every dashboard panel on app and nginx metrics has data",
+            "every dashboard panel on app, nginx, MySQL and Redis metrics has data",
             |e| Box::pin(e.dashboards_have_data()),
+        ),
+        (
+            "the stack's MariaDB stopped raises MySQLDown, resolved after",
+            |e| Box::pin(e.mysql_down_alert()),
+        ),
+        (
+            "the stack's Redis stopped raises RedisDown, resolved after",
+            |e| Box::pin(e.redis_down_alert()),
         ),
     ];
     let (mut passed, mut failed) = (0, 0);
@@ -161,13 +168,16 @@ fn config(dir: &std::path::Path) -> StackConfig {
             web: standard.web + SHIFT,
             api: standard.api.map(|p| p + SHIFT),
             exporter: standard.exporter + SHIFT,
+            mysqld_exporter: standard.mysqld_exporter + SHIFT,
+            redis_exporter: standard.redis_exporter + SHIFT,
             prometheus: standard.prometheus + SHIFT,
             alertmanager: standard.alertmanager + SHIFT,
             sink_http: standard.sink_http + SHIFT,
             sink_smtp: standard.sink_smtp + SHIFT,
             redis: Some(6379 + SHIFT),
+            mysql: Some(MYSQL_PORT),
         },
-        database_url: format!("mysql://root@127.0.0.1:3306/{DATABASE}"),
+        database_url: format!("mysql://root@127.0.0.1:{MYSQL_PORT}/{DATABASE}"),
         cache_prefix: "e2e".into(),
         report_refresh_secs: 2,
         fast: true,

@@ -45,7 +45,7 @@ impl E2e<'_> {
         let done = report["transactions"].as_f64().unwrap_or(0.0);
         let failed = report["failed_transactions"].as_f64().unwrap_or(-1.0);
         let successful = report["successful_transactions"].as_f64().unwrap_or(-1.0);
-        let stored = stored_loans(&writes.acknowledged)?;
+        let stored = stored_loans(&writes.acknowledged, self.stack.config.mysql_port())?;
         println!(
             "    siege: {done} transactions, {failed} failed, {successful} successful (< 400); \
              writes: {} loans acknowledged, {stored} stored, {} returned, {} refused (409), \
@@ -156,14 +156,21 @@ async fn lend_and_return(
     writes
 }
 
-/// How many of `loans` are rows of the e2e database.
-fn stored_loans(loans: &[u64]) -> anyhow::Result<usize> {
+/// How many of `loans` are rows of the e2e database (on the stack's MariaDB, `mysql_port`).
+fn stored_loans(loans: &[u64], mysql_port: u16) -> anyhow::Result<usize> {
     if loans.is_empty() {
         return Ok(0);
     }
     let ids: Vec<String> = loans.iter().map(u64::to_string).collect();
     let output = Command::new("mariadb")
-        .args(["-uroot", "-N", "-B", DATABASE, "-e"])
+        .args([
+            "-h127.0.0.1",
+            &format!("-P{mysql_port}"),
+            "-uroot",
+            "-N",
+            "-B",
+        ])
+        .args([DATABASE, "-e"])
         .arg(format!(
             "SELECT COUNT(*) FROM loans WHERE id IN ({})",
             ids.join(",")

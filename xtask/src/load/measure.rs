@@ -1,59 +1,139 @@
 //! One siege run, and the figures of the same window from Prometheus (per-route latency and
-//! statuses, pool wait, cache hits) and from `/proc` (the CPU and memory of each process).
+//! statuses, pool wait, cache hits) and from `/proc` (the CPU and memory of each process, the
+//! machine's CPU, and the load generator's: siege and the runner).
 
 use std::collections::BTreeMap;
 use std::fs;
+use std::io::Read as _;
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use serde_json::Value;
 
 use super::args::LoadArgs;
-use super::step::Step;
+use super::step::{LoadCpu, Step, ThinkLines};
+use super::think::ThinkServer;
 use crate::http;
 use crate::siege::siege_json;
 use crate::system::root;
 
-/// One siege run at `users`, and Prometheus' and /proc's figures for the same window.
+/// How siege runs: how many users, for how long, from which URL file, paced how.
+pub(super) struct Run<'a> {
+    pub urls: &'a Path,
+    pub users: usize,
+    pub seconds: u64,
+    /// Think-time users walk the URL file in order through think lines answered by this server;
+    /// without it, siege picks URLs at random (`--internet`) with no wait (benchmark mode).
+    pub think: Option<&'a ThinkServer>,
+    pub label: &'a str,
+}
+
+/// Past its `--time`, siege gets this long to stop (its socket timeout is 30 s) before the
+/// runner kills it.
+const SIEGE_GRACE: Duration = Duration::from_secs(60);
+
+/// One siege run, and Prometheus' and /proc's figures for the same window.
 pub(super) async fn measure(
     args: &LoadArgs,
     out: &Path,
-    urls: &Path,
     token: &str,
-    users: usize,
-    seconds: u64,
+    run: Run<'_>,
 ) -> anyhow::Result<Step> {
+    let Run {
+        urls,
+        users,
+        seconds,
+        think,
+        label,
+    } = run;
     let rc = out.join("siegerc");
-    // siege refuses more than `limit` users (255 by default).
+    // siege refuses more than `limit` users (255 by default). `connection = close` is siege's
+    // default, written down: one connection per request (see `think`).
     fs::write(
         &rc,
-        format!("limit = {}\nprotocol = HTTP/1.1\n", users.max(255)),
+        format!(
+            "limit = {}\nprotocol = HTTP/1.1\nconnection = close\n",
+            users.max(255)
+        ),
     )?;
-    let cpu_before = cpu_times(&args.stack_dir);
-    let start = Instant::now();
-    let errors = out.join(format!("siege-{users}.err"));
-    let output = Command::new("siege")
-        .arg(format!("--rc={}", rc.display()))
-        .args([
-            "--benchmark",
-            "--internet",
-            "--json-output",
-            "--quiet",
-            "--no-parser",
-        ])
+    let name = if label.is_empty() {
+        format!("siege-{users}")
+    } else {
+        format!("siege-{label}-{users}")
+    };
+    let errors = out.join(format!("{name}.err"));
+    let mut command = Command::new("siege");
+    command.arg(format!("--rc={}", rc.display())).args([
+        "--benchmark",
+        "--json-output",
+        "--quiet",
+        "--no-parser",
+    ]);
+    if think.is_none() {
+        command.arg("--internet");
+    }
+    command
         .arg(format!("--concurrent={users}"))
         .arg(format!("--time={seconds}S"))
         .arg(format!("--file={}", urls.display()))
         .arg(format!("--header=Authorization: Bearer {token}"))
         .arg("--content-type=application/json")
-        .stderr(fs::File::create(&errors)?)
-        .output()
-        .context("cannot run siege")?;
+        .stdout(Stdio::piped())
+        .stderr(fs::File::create(&errors)?);
+    let think_before = think.map(ThinkServer::snapshot);
+    let cpu_before = cpu_times(&args.stack_dir);
+    let machine_before = machine_ticks();
+    let self_before = self_ticks();
+    let start = Instant::now();
+    let mut child = command.spawn().context("cannot run siege")?;
+    let mut stdout = child.stdout.take().context("siege's stdout")?;
+    // siege's report is a few hundred bytes; read it on the side all the same.
+    let reader = std::thread::spawn(move || {
+        let mut text = Vec::new();
+        let _ = stdout.read_to_end(&mut text);
+        text
+    });
+    let deadline = Duration::from_secs(seconds) + SIEGE_GRACE;
+    let mut siege_note = String::new();
+    loop {
+        if child.try_wait()?.is_some() {
+            break;
+        }
+        if start.elapsed() > deadline {
+            // Only the child this run started, by its handle.
+            let _ = child.kill();
+            let _ = child.wait();
+            siege_note = format!(
+                "siege had not stopped {} s after its {seconds} s: killed",
+                SIEGE_GRACE.as_secs()
+            );
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let elapsed = start.elapsed().as_secs_f64();
+    let self_after = self_ticks();
+    let machine_after = machine_ticks();
     let cpu_after = cpu_times(&args.stack_dir);
-    let siege = siege_json(&output.stdout)?;
+    let think_after = think.map(ThinkServer::snapshot);
+    let stdout = reader.join().unwrap_or_default();
+    let siege = match siege_json(&stdout) {
+        Ok(report) => report,
+        Err(e) if !siege_note.is_empty() => {
+            eprintln!("  {siege_note}: {e:#}");
+            Value::Null
+        }
+        Err(e) => return Err(e),
+    };
+    if siege["failed_transactions"].as_f64().unwrap_or(0.0) >= SIEGE_ABORT
+        && elapsed + 1.0 < seconds as f64
+    {
+        siege_note = format!(
+            "siege stopped early, after {elapsed:.0} s: it gives up at {SIEGE_ABORT} failed connections"
+        );
+    }
     // Let Prometheus scrape the end of the run; the window then spans the whole run (no
     // traffic before or after it), so `increase` counts the run's requests.
     tokio::time::sleep(Duration::from_secs(args.scrape_wait)).await;
@@ -62,11 +142,34 @@ pub(super) async fn measure(
         url: args.prometheus.clone(),
         client: reqwest::Client::new(),
     };
+    let ticks = 100.0; // USER_HZ on Linux
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    let per_second = |before: f64, after: f64| (after - before).max(0.0) / ticks / elapsed;
     let mut step = Step {
+        label: label.to_owned(),
         users,
         siege,
         seconds: elapsed,
         siege_errors: summarize_errors(&fs::read_to_string(&errors).unwrap_or_default()),
+        think: think_before
+            .zip(think_after)
+            .map(|((n0, s0), (n1, s1))| ThinkLines {
+                answered: (n1 - n0) as f64,
+                waited: s1 - s0,
+            }),
+        load_cpu: LoadCpu {
+            cores,
+            machine: machine_before
+                .zip(machine_after)
+                .map_or(0.0, |(b, a)| per_second(b, a)),
+            siege: self_before
+                .zip(self_after)
+                .map_or(0.0, |(b, a)| per_second(b.children, a.children)),
+            runner: self_before
+                .zip(self_after)
+                .map_or(0.0, |(b, a)| per_second(b.own, a.own)),
+        },
+        siege_note,
         ..Step::default()
     };
     let routes_filter = r#"route!~"/healthz|/readyz|/metrics|unmatched""#;
@@ -120,11 +223,9 @@ pub(super) async fn measure(
             .insert(labels["cache"].as_str().unwrap_or("?").to_owned(), value);
     }
     step.memory = memory(&args.stack_dir);
-    let ticks = 100.0; // USER_HZ on Linux
     for (name, after) in &cpu_after {
         if let Some(before) = cpu_before.get(name) {
-            step.cpu
-                .insert(name.clone(), (after - before) / ticks / elapsed);
+            step.cpu.insert(name.clone(), per_second(*before, *after));
         }
     }
     Ok(step)
@@ -281,4 +382,51 @@ fn own_ticks(pid: u32) -> Option<f64> {
     let utime: f64 = fields.get(11)?.parse().ok()?;
     let stime: f64 = fields.get(12)?.parse().ok()?;
     Some(utime + stime)
+}
+
+/// siege gives up after this many failed connections (`failures` in its resource file).
+const SIEGE_ABORT: f64 = 1024.0;
+
+/// Busy ticks of the whole machine (every CPU, everything but idle and I/O wait).
+fn machine_ticks() -> Option<f64> {
+    let stat = fs::read_to_string("/proc/stat").ok()?;
+    let line = stat.lines().find(|l| l.starts_with("cpu "))?;
+    let fields: Vec<f64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal (guest time is counted in user).
+    let busy: f64 = fields.iter().take(8).sum::<f64>() - fields.get(3)? - fields.get(4)?;
+    Some(busy)
+}
+
+#[derive(Clone, Copy)]
+struct SelfTicks {
+    /// The runner's own threads.
+    own: f64,
+    /// Children the runner waited for: during a run, siege.
+    children: f64,
+}
+
+/// The runner's CPU ticks and its waited-for children's (`/proc/self/stat`: utime, stime,
+/// cutime, cstime). A child's time is added when it is waited for, so the change over a run
+/// is siege's whole CPU time, its last moments included.
+fn self_ticks() -> Option<SelfTicks> {
+    let stat = fs::read_to_string("/proc/self/stat").ok()?;
+    let fields: Vec<f64> = stat
+        .rsplit_once(") ")?
+        .1
+        .split_whitespace()
+        .skip(11)
+        .take(4)
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    match fields[..] {
+        [utime, stime, cutime, cstime] => Some(SelfTicks {
+            own: utime + stime,
+            children: cutime + cstime,
+        }),
+        _ => None,
+    }
 }

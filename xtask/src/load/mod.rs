@@ -7,21 +7,27 @@
 //! - `browse`: web pages as browser users ask for them — home, searches, catalogue pages, book
 //!   detail;
 //! - `mixed`: a library's day — mostly reads (book detail, search, reports), some loans;
-//! - `ramp`: `mixed` at 50, 100, 200, 400, … users up to `--max-users` (10,000), stopping once
-//!   more than 1 % of requests fail or the p99 passes 1 s, to find the failure point;
+//! - `ramp`: `mixed`, then `browse` (`--of` picks one), at 50, 100, 200, 400, … users up to
+//!   `--max-users` (10,000), stopping once more than 1 % of requests fail or a route's p99
+//!   passes 1 s, to find the failure point and name what limited it (the route, the process
+//!   whose CPU was saturated, the load generator's own share); with `--think 1-2`, users wait
+//!   1–2 s before each request, as people do, from 100 users up; the whole ramp stays within
+//!   `--budget` (600 s);
 //! - `compare`: the lab's comparisons, `lab` run four times back to back on the native stack —
 //!   as deployed; with reports computed from MySQL (`BIBLIO_CACHE=off`); with one API replica;
 //!   with telemetry export on (100 % sampled, to an OTLP sink inside the runner) — and the ratios.
 //!
 //! Each run writes `target/load/<scenario>-<time>/`: `report.md` (machine, commit, settings,
 //! siege's figures, and Prometheus' for the same window: per-route p50/p99 and statuses, 5xx
-//! ratio, pool wait, cache hit ratio, plus the CPU each process used) and SVG plots. The target
-//! is the native stack (`cargo xtask up`, started if nothing answers on nginx's port).
+//! ratio, pool wait, cache hit ratio, plus the CPU each process, the machine and the load
+//! generator used) and SVG plots. The target is the native stack (`cargo xtask up`, started if
+//! nothing answers on nginx's port), on 127.0.0.1 only.
 //!
 //! # Layout
 //! - this file: the runner, which runs a scenario's steps (one, a ramp, or `compare`'s four);
 //! - [`args`]: the command line, [`Scenario`] and [`LoadArgs`];
 //! - [`urls`]: the siege URL file of each scenario;
+//! - [`think`]: the think-time server think-time users' think lines go to;
 //! - [`measure`]: one siege run, with Prometheus' and `/proc`'s figures for its window;
 //! - [`step`]: what a run measured, [`Step`];
 //! - [`report`]: the report, `report.md`;
@@ -35,11 +41,13 @@ mod measure;
 mod plots;
 mod report;
 mod step;
+mod think;
 mod urls;
 
+use std::collections::BTreeMap;
 use std::fs;
-use std::path::PathBuf;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::bail;
 
@@ -50,12 +58,22 @@ use crate::system::{self, root};
 pub use args::{LoadArgs, Scenario};
 pub use step::Step;
 
+use measure::Run;
+use think::ThinkServer;
+
 pub fn run(args: &LoadArgs) -> anyhow::Result<PathBuf> {
     run_steps(args).map(|(out, _)| out)
 }
 
 /// Runs the scenario; returns where the report is and the figures in it.
 pub fn run_steps(args: &LoadArgs) -> anyhow::Result<(PathBuf, Vec<Step>)> {
+    let local = ["http://127.0.0.1:", "http://localhost:"];
+    if !local.iter().any(|l| args.target.starts_with(l)) {
+        bail!(
+            "{}: load goes to this machine only (http://127.0.0.1:<port>)",
+            args.target
+        );
+    }
     system::ensure_packages(&["siege"])?;
     let target_addr = args
         .target
@@ -84,34 +102,32 @@ pub fn run_steps(args: &LoadArgs) -> anyhow::Result<(PathBuf, Vec<Step>)> {
         .enable_all()
         .build()?;
     let token = runtime.block_on(librarian_token(&args.target))?;
-    let urls = out.join("urls.txt");
-    let scenario = match args.scenario {
-        Scenario::Ramp => Scenario::Mixed,
-        Scenario::Compare => Scenario::Lab,
-        other => other,
-    };
-    fs::write(&urls, urls::url_file(scenario, &args.target))?;
 
     let mut steps = Vec::new();
+    let mut ramp_ends = BTreeMap::new();
     match args.scenario {
-        Scenario::Ramp => {
-            let seconds = args.seconds.unwrap_or(20);
-            let mut users = 50;
-            loop {
-                let step = runtime
-                    .block_on(measure::measure(args, &out, &urls, &token, users, seconds))?;
-                let (failure, p99) = (step.failure_ratio(), step.p99());
-                println!(
-                    "  {users:>6} users: {:>8.0} trans/s, {:.2} % failed, worst route p99 {:.0} ms",
-                    step.siege["transaction_rate"].as_f64().unwrap_or(0.0),
-                    failure * 100.0,
-                    p99 * 1000.0
-                );
-                steps.push(step);
-                if failure > 0.01 || p99 > args.p99_limit || users >= args.max_users {
-                    break;
-                }
-                users = (users * 2).min(args.max_users);
+        Scenario::Ramp(ramp) => {
+            let think = match ramp.think {
+                Some(think) => Some(runtime.block_on(think::start(think))?),
+                None => None,
+            };
+            let started = Instant::now();
+            let workloads = ramp.workloads();
+            for (i, workload) in workloads.iter().enumerate() {
+                // The budget left, shared among the workloads still to run.
+                let left = Duration::from_secs(ramp.budget).saturating_sub(started.elapsed());
+                let until = Instant::now() + left / (workloads.len() - i) as u32;
+                let (new_steps, end) = ramp_one(
+                    args,
+                    &runtime,
+                    &out,
+                    &token,
+                    *workload,
+                    think.as_ref(),
+                    until,
+                )?;
+                steps.extend(new_steps);
+                ramp_ends.insert(workload.name().to_owned(), end);
             }
         }
         Scenario::Compare => {
@@ -155,13 +171,18 @@ pub fn run_steps(args: &LoadArgs) -> anyhow::Result<(PathBuf, Vec<Step>)> {
                     Box::new(|| restart(&otel)),
                 ),
             ];
+            let urls = write_urls(&out, Scenario::Lab, &args.target)?;
             for (label, prepare) in configurations {
                 println!("  {label}");
                 prepare()?;
-                let mut step = runtime
-                    .block_on(measure::measure(args, &out, &urls, &token, users, seconds))?;
-                step.label = label.to_owned();
-                steps.push(step);
+                let run = Run {
+                    urls: &urls,
+                    users,
+                    seconds,
+                    think: None,
+                    label,
+                };
+                steps.push(runtime.block_on(measure::measure(args, &out, &token, run))?);
             }
             // Back as deployed.
             restart(&[])?;
@@ -173,14 +194,130 @@ pub fn run_steps(args: &LoadArgs) -> anyhow::Result<(PathBuf, Vec<Step>)> {
             let seconds = args
                 .seconds
                 .unwrap_or(if scenario == Scenario::Lab { 120 } else { 60 });
-            steps.push(
-                runtime.block_on(measure::measure(args, &out, &urls, &token, users, seconds))?,
-            );
+            let urls = write_urls(&out, scenario, &args.target)?;
+            let run = Run {
+                urls: &urls,
+                users,
+                seconds,
+                think: None,
+                label: "",
+            };
+            steps.push(runtime.block_on(measure::measure(args, &out, &token, run))?);
         }
     }
-    let report = report::report(args, &steps);
+    let report = report::report(args, &steps, &ramp_ends);
     fs::write(out.join("report.md"), report)?;
     plots::write_plots(&out, args.scenario, &steps)?;
     println!("report: {}", out.join("report.md").display());
     Ok((out, steps))
+}
+
+/// `urls.txt`: the scenario's URL file.
+fn write_urls(out: &Path, scenario: Scenario, target: &str) -> anyhow::Result<PathBuf> {
+    let path = out.join("urls.txt");
+    fs::write(&path, urls::url_file(scenario, target))?;
+    Ok(path)
+}
+
+/// One workload's ramp: steps of doubling users from the first, until a step crosses a limit
+/// (more than 1 % of requests failed, or a route's p99 past `--p99-limit`), or `--max-users`,
+/// the open-files limit or the time (`until`) allow no further step. Returns the steps and why
+/// the ramp ended.
+fn ramp_one(
+    args: &LoadArgs,
+    runtime: &tokio::runtime::Runtime,
+    out: &Path,
+    token: &str,
+    workload: Scenario,
+    think: Option<&ThinkServer>,
+    until: Instant,
+) -> anyhow::Result<(Vec<Step>, String)> {
+    let ramp = args.scenario.ramp().unwrap_or_default();
+    let seconds = args.seconds.unwrap_or(20);
+    let name = workload.name();
+    let benchmark_urls = out.join(format!("urls-{name}.txt"));
+    if think.is_none() {
+        fs::write(&benchmark_urls, urls::url_file(workload, &args.target))?;
+    }
+    println!(
+        "{name}, {}:",
+        ramp.think
+            .map_or("benchmark mode".to_owned(), |t| format!("think time {t} s"))
+    );
+    let open_files = open_files_limit();
+    let mut steps: Vec<Step> = Vec::new();
+    let mut users = args.users.unwrap_or(ramp.first_users()).max(1);
+    // Siege's start with thousands of users and the queries after each step: a few seconds.
+    let step_time = Duration::from_secs(seconds + args.scrape_wait + 5);
+    let end = loop {
+        if Instant::now() + step_time > until {
+            break format!(
+                "the time budget (--budget {} s) left no room for a step at {users} users",
+                ramp.budget
+            );
+        }
+        // siege holds a socket per user, and so does the think server; files and pipes besides.
+        if let Some(limit) = open_files
+            && users + 256 > limit
+        {
+            break format!(
+                "the open-files limit ({limit}) leaves no room for {users} users' sockets"
+            );
+        }
+        let urls = match think {
+            Some(server) => {
+                let path = out.join(format!("urls-{name}-{users}.txt"));
+                fs::write(
+                    &path,
+                    urls::think_url_file(workload, &args.target, &server.url, users),
+                )?;
+                path
+            }
+            None => benchmark_urls.clone(),
+        };
+        let run = Run {
+            urls: &urls,
+            users,
+            seconds,
+            think,
+            label: name,
+        };
+        let step = runtime.block_on(measure::measure(args, out, token, run))?;
+        println!(
+            "  {users:>6} users: {:>8.0} req/s, {:.2} % failed, worst route p99 {:.0} ms, CPU {:.0} % of the machine (generator {:.0} %){}",
+            step.rate(),
+            step.failure_ratio() * 100.0,
+            step.p99() * 1000.0,
+            step.load_cpu.machine_share() * 100.0,
+            step.load_cpu.generator_share() * 100.0,
+            step.cycle()
+                .filter(|_| think.is_some())
+                .map_or(String::new(), |c| format!(
+                    ", a request every {c:.2} s per user"
+                )),
+        );
+        let within = step.within(args.p99_limit);
+        steps.push(step);
+        if !within {
+            break "a step crossed a limit".to_owned();
+        }
+        if users >= args.max_users {
+            break format!("--max-users ({}) was reached", args.max_users);
+        }
+        users = (users * 2).min(args.max_users);
+    };
+    println!("  ended: {end}");
+    Ok((steps, end))
+}
+
+/// The soft open-files limit siege and the runner run with.
+fn open_files_limit() -> Option<usize> {
+    fs::read_to_string("/proc/self/limits")
+        .ok()?
+        .lines()
+        .find(|l| l.starts_with("Max open files"))?
+        .split_whitespace()
+        .nth(3)?
+        .parse()
+        .ok()
 }

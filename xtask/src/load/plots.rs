@@ -1,4 +1,5 @@
-//! The SVG plots of a report: `ramp`'s throughput and per-route p99 against users.
+//! The SVG plots of a report: `ramp`'s throughput (one line per workload) and per-route p99
+//! (one plot per workload) against users.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -9,27 +10,34 @@ use super::args::Scenario;
 use super::step::Step;
 
 pub(super) fn write_plots(out: &Path, scenario: Scenario, steps: &[Step]) -> anyhow::Result<()> {
-    if scenario == Scenario::Ramp {
-        let throughput: Vec<(f64, f64)> = steps
-            .iter()
-            .map(|s| {
-                (
-                    s.users as f64,
-                    s.siege["transaction_rate"].as_f64().unwrap_or(0.0),
-                )
-            })
-            .collect();
-        fs::write(
-            out.join("throughput.svg"),
-            line_chart(
-                "Throughput against users",
-                "users",
-                "transactions / s",
-                &[("all routes".into(), throughput)],
-            ),
-        )?;
+    if scenario.ramp().is_none() {
+        return Ok(());
+    }
+    let mut labels: Vec<&str> = steps.iter().map(|s| s.label.as_str()).collect();
+    labels.dedup();
+    let throughput: Vec<(String, Vec<(f64, f64)>)> = labels
+        .iter()
+        .map(|label| {
+            let points = steps
+                .iter()
+                .filter(|s| s.label == *label)
+                .map(|s| (s.users as f64, s.rate()))
+                .collect();
+            (label.to_string(), points)
+        })
+        .collect();
+    fs::write(
+        out.join("throughput.svg"),
+        line_chart(
+            "Throughput against users",
+            "users",
+            "requests / s",
+            &throughput,
+        ),
+    )?;
+    for label in labels {
         let mut per_route: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
-        for s in steps {
+        for s in steps.iter().filter(|s| s.label == label) {
             for ((job, route), r) in &s.routes {
                 if let Some(p99) = r.p99.filter(|_| r.requests >= 1.0) {
                     per_route
@@ -41,8 +49,13 @@ pub(super) fn write_plots(out: &Path, scenario: Scenario, steps: &[Step]) -> any
         }
         let series: Vec<(String, Vec<(f64, f64)>)> = per_route.into_iter().collect();
         fs::write(
-            out.join("p99.svg"),
-            line_chart("p99 per route against users", "users", "p99 ms", &series),
+            out.join(format!("p99-{label}.svg")),
+            line_chart(
+                &format!("p99 per route against users, {label}"),
+                "users",
+                "p99 ms",
+                &series,
+            ),
         )?;
     }
     Ok(())

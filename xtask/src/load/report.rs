@@ -1,13 +1,16 @@
 //! `report.md`: the machine, the commit and the settings, siege's figures per step, the
-//! comparison of `compare`, the failure point of `ramp`, and Prometheus' figures per route.
+//! comparison of `compare`, the failure points of `ramp` and what limited each (the route over
+//! the limits, the saturated process, the load generator's share), and Prometheus' figures per
+//! route.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::fs;
 use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::args::{LoadArgs, Scenario};
-use super::step::Step;
+use super::args::{LoadArgs, Ramp, Scenario};
+use super::step::{SATURATED, Step};
 use crate::system::root;
 
 /// The open-files limit siege and the stack run with (each user holds a socket).
@@ -58,52 +61,194 @@ fn ms(seconds: Option<f64>) -> String {
     seconds.map_or("—".into(), |s| format!("{:.1}", s * 1000.0))
 }
 
-pub(super) fn report(args: &LoadArgs, steps: &[Step]) -> String {
+/// What the report says about the working tree: the commit, whether the sources differ from
+/// it, and when the stack's API binary was built.
+fn build() -> String {
+    let dirty = Command::new("git")
+        .args([
+            "status",
+            "--porcelain",
+            "--",
+            "biblio-api",
+            "biblio-web",
+            "common",
+            "nginx",
+            "Cargo.lock",
+        ])
+        .current_dir(root())
+        .output()
+        .map(|o| {
+            let mut dirs: Vec<String> = String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .filter_map(|l| l.get(3..))
+                .map(|path| {
+                    let mut parts = path.splitn(3, '/');
+                    match (parts.next(), parts.next(), parts.next()) {
+                        (Some(a), Some(b), Some(_)) => format!("{a}/{b}/"),
+                        (Some(a), Some(_), None) => format!("{a}/"),
+                        _ => path.to_owned(),
+                    }
+                })
+                .collect();
+            dirs.sort();
+            dirs.dedup();
+            dirs
+        })
+        .unwrap_or_default();
+    let built = fs::metadata(root().join("target/release/biblio-api"))
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or("?".to_owned(), |d| d.as_secs().to_string());
+    let tree = if dirty.is_empty() {
+        "the sources the stack runs are the commit's".to_owned()
+    } else {
+        format!(
+            "the working tree differs from it in {} (others' work in progress: the stack runs what was built from the tree)",
+            dirty
+                .iter()
+                .map(|d| format!("`{d}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    format!(
+        "{}; {tree}; `target/release/biblio-api` built at {built} (unix)",
+        commit()
+    )
+}
+
+fn command_line(args: &LoadArgs) -> String {
+    let mut line = format!("cargo xtask load {}", args.scenario.name());
+    if let Some(ramp) = args.scenario.ramp() {
+        line = "cargo xtask load ramp".to_owned();
+        let default = Ramp::default();
+        if ramp.of != default.of {
+            let _ = write!(
+                line,
+                " --of {}",
+                ramp.workloads().first().map_or("?", |w| w.name())
+            );
+        }
+        if let Some(think) = ramp.think {
+            let _ = write!(line, " --think {think}");
+        }
+        if ramp.budget != default.budget {
+            let _ = write!(line, " --budget {}", ramp.budget);
+        }
+        if args.max_users != 10_000 {
+            let _ = write!(line, " --max-users {}", args.max_users);
+        }
+        if (args.p99_limit - 1.0).abs() > f64::EPSILON {
+            let _ = write!(line, " --p99-limit {}", args.p99_limit);
+        }
+    }
+    if let Some(u) = args.users {
+        let _ = write!(line, " --users {u}");
+    }
+    if let Some(s) = args.seconds {
+        let _ = write!(line, " --seconds {s}");
+    }
+    line
+}
+
+fn pacing(args: &LoadArgs) -> String {
+    match args.scenario.ramp().and_then(|r| r.think) {
+        Some(think) => format!(
+            "think time: each user waits {think} s (uniform) before each request — siege walks a URL file in order in which every request follows a think line, answered by the runner (127.0.0.1) after the wait (siege's own `--delay` cannot give 1–2 s: it waits whole seconds from 1 s up, zero included); siege's figures below leave the think lines out"
+        ),
+        None => "benchmark mode: siege picks URLs at random and sends each user's next request as soon as it has an answer".to_owned(),
+    }
+}
+
+pub(super) fn report(
+    args: &LoadArgs,
+    steps: &[Step],
+    ramp_ends: &BTreeMap<String, String>,
+) -> String {
     let mut md = String::new();
     let name = args.scenario.name();
     let _ = writeln!(md, "# Load report: `{name}`\n");
     let _ = writeln!(
         md,
-        "- when: {} (unix)\n- machine: {} (siege, nginx, the services, MariaDB and Redis share it); open files (soft / hard): {}; nginx: `worker_rlimit_nofile 65536`, `worker_connections 24576` per worker\n- commit: {}\n- target: {} (nginx), Prometheus {}\n- command: `cargo xtask load {name}{}{}`\n",
+        "- when: {} (unix)\n- machine: {} (siege, nginx, the services, MariaDB and Redis share it); open files (soft / hard): {}; nginx: `worker_rlimit_nofile 65536`, `worker_connections 24576` per worker\n- commit: {}\n- target: {} (nginx), Prometheus {}\n- command: `{}`\n- siege: {}, one connection per request (`connection = close`, siege's default); {}\n",
         SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs()),
         machine(),
         open_files_limit(),
-        commit(),
+        build(),
         args.target,
         args.prometheus,
-        args.users
-            .map_or(String::new(), |u| format!(" --users {u}")),
-        args.seconds
-            .map_or(String::new(), |s| format!(" --seconds {s}")),
+        command_line(args),
+        siege_version(),
+        pacing(args),
     );
+    let ramp = args.scenario.ramp();
+    if let Some(ramp) = ramp {
+        let _ = writeln!(
+            md,
+            "{}",
+            failure_points(steps, ramp, args.p99_limit, ramp_ends)
+        );
+    }
+    let think = ramp.is_some_and(|r| r.think.is_some());
     let _ = writeln!(
         md,
-        "| users | seconds | transactions | failed | trans/s | avg response ms | longest ms | availability % | 5xx + failed % | worst route p99 ms |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        "| {}users | seconds | requests | failed | req/s | avg response ms | {} | availability % | 5xx + failed % | worst route p99 ms | machine CPU % | generator CPU % |\n|{}---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        if ramp.is_some() { "workload | " } else { "" },
+        if think {
+            "s between a user's requests"
+        } else {
+            "longest ms"
+        },
+        if ramp.is_some() { "---|" } else { "" },
     );
     for s in steps {
         let _ = writeln!(
             md,
-            "| {} | {:.0} | {:.0} | {:.0} | {:.1} | {:.1} | {:.1} | {} | {:.2} | {:.1} |",
+            "| {}{} | {:.0} | {:.0} | {:.0} | {:.1} | {:.1} | {} | {} | {:.2} | {:.1} | {:.0} | {:.0} |",
+            if ramp.is_some() {
+                format!("{} | ", s.label)
+            } else {
+                String::new()
+            },
             s.users,
             s.seconds,
-            s.transactions(),
+            s.requests(),
             s.failed(),
-            s.siege["transaction_rate"].as_f64().unwrap_or(0.0),
-            s.siege["response_time"].as_f64().unwrap_or(0.0) * 1000.0,
-            s.siege["longest_transaction"].as_f64().unwrap_or(0.0) * 1000.0,
+            s.rate(),
+            s.response_time() * 1000.0,
+            if think {
+                s.cycle().map_or("—".into(), |c| format!("{c:.2}"))
+            } else {
+                format!(
+                    "{:.1}",
+                    s.siege["longest_transaction"].as_f64().unwrap_or(0.0) * 1000.0
+                )
+            },
             s.siege["availability"],
             s.failure_ratio() * 100.0,
-            s.p99() * 1000.0
+            s.p99() * 1000.0,
+            s.load_cpu.machine_share() * 100.0,
+            s.load_cpu.generator_share() * 100.0,
         );
     }
+    let _ = writeln!(
+        md,
+        "\nmachine CPU: every process's, from `/proc/stat`; generator CPU: siege's and the runner's CPU time / wall time / {} cores, from `/proc/self/stat` — near 100 % would mean the load generator, not the server, ran out of CPU.",
+        steps.first().map_or(0.0, |s| s.load_cpu.cores)
+    );
     if args.scenario == Scenario::Compare {
         let _ = writeln!(md, "{}", comparison(steps));
     }
-    if args.scenario == Scenario::Ramp {
-        let _ = writeln!(md, "\n![throughput](throughput.svg)\n\n![p99](p99.svg)\n");
-        let _ = writeln!(md, "{}\n", ramp_verdict(steps, args.p99_limit));
+    if ramp.is_some() {
+        let _ = writeln!(md, "\n![throughput](throughput.svg)\n");
+        let mut labels: Vec<&str> = steps.iter().map(|s| s.label.as_str()).collect();
+        labels.dedup();
+        for label in labels {
+            let _ = writeln!(md, "![p99, {label}](p99-{label}.svg)\n");
+        }
     }
     for s in steps {
         let _ = writeln!(md, "\n## {} users {}\n", s.users, s.label);
@@ -153,12 +298,20 @@ pub(super) fn report(args: &LoadArgs, steps: &[Step]) -> String {
                     .join(", ")
             }
         );
-        let cpu: Vec<String> = s
-            .cpu
-            .iter()
-            .map(|(name, share)| format!("{name} {:.0} %", share * 100.0))
-            .collect();
-        let _ = writeln!(md, "\nCPU (100 % = one core): {}.", cpu.join(", "));
+        let _ = writeln!(md, "\n{}", cpu_sentence(s));
+        if let Some(think) = s.think {
+            let _ = writeln!(
+                md,
+                "\nThink lines: {:.0}, {:.2} s each on average (siege's transactions: {:.0}).",
+                think.answered,
+                if think.answered > 0.0 {
+                    think.waited / think.answered
+                } else {
+                    0.0
+                },
+                s.transactions()
+            );
+        }
         let memory: Vec<String> = s
             .memory
             .iter()
@@ -169,11 +322,48 @@ pub(super) fn report(args: &LoadArgs, steps: &[Step]) -> String {
             "\nResident memory at the end of the step (peak since start): {}.",
             memory.join(", ")
         );
+        if !s.siege_note.is_empty() {
+            let _ = writeln!(md, "\n**siege**: {}.", s.siege_note);
+        }
         if !s.siege_errors.is_empty() {
             let _ = writeln!(md, "\nsiege's errors: {}", s.siege_errors);
         }
     }
     md
+}
+
+fn siege_version() -> String {
+    Command::new("siege")
+        .arg("--version")
+        .output()
+        .ok()
+        .and_then(|o| {
+            let text = String::from_utf8_lossy(&o.stderr).into_owned()
+                + &String::from_utf8_lossy(&o.stdout);
+            text.lines()
+                .find(|l| l.starts_with("SIEGE"))
+                .map(|l| l.trim().replace("SIEGE", "siege"))
+        })
+        .unwrap_or_else(|| "siege".to_owned())
+}
+
+/// Where the CPU went in a step: every process, the busiest first, the machine, the
+/// generator, and what ran elsewhere.
+fn cpu_sentence(s: &Step) -> String {
+    let by_process: Vec<String> = s
+        .cpu_by_process()
+        .into_iter()
+        .filter(|(_, c)| *c >= 0.005)
+        .map(|(name, c)| format!("{name} {:.0} %", c * 100.0))
+        .collect();
+    format!(
+        "CPU (100 % = one core): {}; the machine {:.0} % of {:.0} cores, the load generator {:.0} % of the machine, other processes (not the stack's: builds, tests) {:.0} % of a core.",
+        by_process.join(", "),
+        s.load_cpu.machine_share() * 100.0,
+        s.load_cpu.cores,
+        s.load_cpu.generator_share() * 100.0,
+        s.cpu_elsewhere() * 100.0
+    )
 }
 
 /// The comparison table of `compare`: each configuration against the first, as ratios.
@@ -209,56 +399,243 @@ fn comparison(steps: &[Step]) -> String {
     md
 }
 
-/// What stopped the ramp, from the figures of its last step.
-fn ramp_verdict(steps: &[Step], p99_limit: f64) -> String {
+/// The failure point of each workload's ramp, in a table, then what limited each.
+fn failure_points(
+    steps: &[Step],
+    ramp: Ramp,
+    p99_limit: f64,
+    ends: &BTreeMap<String, String>,
+) -> String {
+    let mode = ramp
+        .think
+        .map_or("benchmark".to_owned(), |t| format!("think {t} s"));
+    let mut table = format!(
+        "**Failure points** (the last step with ≤ 1 % of requests failed and every route's p99 ≤ {:.0} ms):\n\n| workload | mode | failure point (users) | first step over | what crossed | CPU in that step | generator CPU (of the machine) |\n|---|---|---:|---:|---|---|---:|\n",
+        p99_limit * 1000.0
+    );
+    let mut text = String::new();
+    for workload in ramp.workloads() {
+        let name = workload.name();
+        let mine: Vec<&Step> = steps.iter().filter(|s| s.label == name).collect();
+        let verdict = verdict(&mine, p99_limit);
+        let end = ends.get(name).map_or("", String::as_str);
+        let _ = writeln!(
+            table,
+            "| {name} | {mode} | {} | {} | {} | {} | {} |",
+            verdict.point,
+            verdict.over.map_or("—".to_owned(), |u| u.to_string()),
+            verdict.crossed,
+            verdict.cpu,
+            verdict
+                .generator
+                .map_or("—".to_owned(), |g| format!("{:.0} %", g * 100.0))
+        );
+        let _ = writeln!(
+            text,
+            "\n**{name}** ({mode}): {} The ramp ended because {end}.",
+            verdict.text
+        );
+    }
+    table + &text
+}
+
+/// What a workload's ramp found.
+struct Verdict {
+    /// The failure point, in users, as the table shows it.
+    point: String,
+    /// The first step over the limits.
+    over: Option<usize>,
+    /// The routes (or siege's failures) over the limits, shortly.
+    crossed: String,
+    /// The CPU of the first step over the limits (else the last step), shortly.
+    cpu: String,
+    generator: Option<f64>,
+    /// All of it, in sentences.
+    text: String,
+}
+
+/// What limited a ramp: the first step over the limits, which routes crossed them and by how
+/// much (the worst first), siege's own failures, and where the CPU went.
+fn verdict(steps: &[&Step], p99_limit: f64) -> Verdict {
     let Some(last) = steps.last() else {
-        return String::new();
+        return Verdict {
+            point: "—".into(),
+            over: None,
+            crossed: "no step ran".into(),
+            cpu: "—".into(),
+            generator: None,
+            text: "No step ran.".into(),
+        };
     };
-    let good = steps
+    let first_over = steps.iter().position(|s| !s.within(p99_limit));
+    let good = steps[..first_over.unwrap_or(steps.len())]
+        .last()
+        .map(|s| s.users);
+    let judged = first_over.map_or(*last, |i| steps[i]);
+    let point = match (good, first_over) {
+        (Some(u), Some(_)) => format!("**{u}**"),
+        (Some(u), None) => format!("**≥ {u}** (no limit crossed)"),
+        (None, _) => format!("**< {}**", judged.users),
+    };
+    let mut crossed: Vec<String> = judged
+        .crossings(p99_limit)
         .iter()
-        .rev()
-        .find(|s| s.failure_ratio() <= 0.01 && s.p99() <= p99_limit)
-        .map_or(0, |s| s.users);
-    let cpu_total: f64 = last.cpu.values().sum();
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
-    let mut causes = Vec::new();
-    if cpu_total > 0.85 * cores {
-        causes.push(format!(
-            "CPU: the processes measured used {:.0} % of {cores:.0} cores (plus siege itself)",
-            cpu_total * 100.0
+        .map(|c| {
+            let mut what = Vec::new();
+            if let Some(p99) = c.p99 {
+                what.push(format!("p99 {:.0} ms", p99 * 1000.0));
+            }
+            if let Some((n, ratio)) = c.errors {
+                what.push(format!("{n:.0} × 5xx ({:.1} %)", ratio * 100.0));
+            }
+            format!("{} `{}` {}", c.job, c.route, what.join(", "))
+        })
+        .collect();
+    if judged.failed() > 0.0 && first_over.is_some() {
+        crossed.push(format!(
+            "siege: {:.0} failed connections ({:.2} % of requests){}",
+            judged.failed(),
+            judged.failed() / (judged.requests() + judged.failed()).max(1.0) * 100.0,
+            if judged.siege_errors.is_empty() {
+                String::new()
+            } else {
+                format!(" — {}", judged.siege_errors)
+            }
         ));
     }
-    if last.pool_wait_p99.is_some_and(|w| w > 0.1) {
-        causes.push(format!(
-            "the database pool: p99 wait for a connection {} ms",
-            ms(last.pool_wait_p99)
+    if first_over.is_some() && judged.failure_ratio() > 0.01 && crossed.is_empty() {
+        crossed.push(format!(
+            "{:.2} % of requests failed",
+            judged.failure_ratio() * 100.0
         ));
     }
-    if last
-        .siege_errors
-        .to_lowercase()
-        .contains("too many open files")
-    {
-        causes.push("file descriptors (siege: too many open files)".into());
-    }
-    if last.siege_errors.to_lowercase().contains("timed out") {
-        causes.push("connections timing out in siege".into());
-    }
-    let stopped = if last.failure_ratio() > 0.01 {
-        format!("{:.2} % of requests failed", last.failure_ratio() * 100.0)
-    } else if last.p99() > p99_limit {
-        format!("the worst route p99 reached {:.0} ms", last.p99() * 1000.0)
+    let crossed_short = if first_over.is_none() {
+        "nothing".to_owned()
+    } else if crossed.is_empty() {
+        "—".to_owned()
     } else {
-        "the user limit was reached with no failure".into()
+        crossed.join("; ")
     };
-    format!(
-        "**Failure point**: last step within the limits (≤ 1 % failed, worst route p99 ≤ {p99_limit} s): **{good} users**. \
-         The ramp stopped at {} users because {stopped}. What limited it: {}.",
-        last.users,
-        if causes.is_empty() {
-            "nothing the figures single out".to_owned()
-        } else {
-            causes.join("; ")
+    let (cpu_short, cpu_text) = cpu_verdict(judged);
+    let mut text = match first_over {
+        Some(_) => format!(
+            "failure point **{}**. At {} users, {} crossed the limits ({:.2} % of requests failed, worst route p99 {:.0} ms).",
+            good.map_or(format!("below {} users", judged.users), |u| format!(
+                "{u} users"
+            )),
+            judged.users,
+            crossed_short,
+            judged.failure_ratio() * 100.0,
+            judged.p99() * 1000.0
+        ),
+        None => format!(
+            "no step crossed the limits, up to {} users (worst route p99 {:.0} ms, {:.2} % failed): the failure point is above that.",
+            last.users,
+            last.p99() * 1000.0,
+            last.failure_ratio() * 100.0
+        ),
+    };
+    if let Some(i) = first_over.filter(|i| *i > 0)
+        && let Some((job, route, p99)) = steps[i - 1].slowest_route()
+    {
+        let _ = write!(
+            text,
+            " The step before ({} users), the slowest route was {job} `{route}`, p99 {:.0} ms.",
+            steps[i - 1].users,
+            p99 * 1000.0
+        );
+    }
+    let _ = write!(text, " {cpu_text}");
+    if judged.pool_wait_p99.is_some_and(|w| w > 0.1) {
+        let _ = write!(
+            text,
+            " The database pool was short too: p99 wait for a connection {} ms.",
+            ms(judged.pool_wait_p99)
+        );
+    }
+    let errors = judged.siege_errors.to_lowercase();
+    if errors.contains("too many open files") {
+        text.push_str(" siege ran out of file descriptors (too many open files).");
+    }
+    if errors.contains("timed out") {
+        text.push_str(" Connections timed out in siege.");
+    }
+    if !judged.siege_note.is_empty() {
+        let _ = write!(text, " siege: {}.", judged.siege_note);
+    }
+    Verdict {
+        point,
+        over: first_over.map(|_| judged.users),
+        crossed: crossed_short,
+        cpu: cpu_short,
+        generator: Some(judged.load_cpu.generator_share()),
+        text,
+    }
+}
+
+/// Whether the machine's CPU was saturated in a step, by whom, and whether the load generator
+/// was the one: (a few words for the table, a sentence for the text).
+fn cpu_verdict(s: &Step) -> (String, String) {
+    let share = s.load_cpu.machine_share();
+    let by_process = s.cpu_by_process();
+    let top: Vec<String> = by_process
+        .iter()
+        .take(3)
+        .map(|(name, c)| format!("{name} {:.0} %", c * 100.0))
+        .collect();
+    let generator = s.load_cpu.generator_share();
+    let elsewhere = s.cpu_elsewhere();
+    let busiest = by_process.first();
+    let mut short = format!("machine {:.0} % busy", share * 100.0);
+    let mut text;
+    if share >= SATURATED {
+        let who = busiest.map_or("?".to_owned(), |(name, c)| {
+            format!("{name} ({:.0} % of a core)", c * 100.0)
+        });
+        let _ = write!(short, " (saturated): {}", top.join(", "));
+        text = format!(
+            "The CPU was saturated: the machine's {:.0} cores were {:.0} % busy, the most by {who}; then {}.",
+            s.load_cpu.cores,
+            share * 100.0,
+            top.iter().skip(1).cloned().collect::<Vec<_>>().join(", ")
+        );
+        if busiest.is_some_and(|(name, _)| name.contains("load generator")) {
+            text.push_str(
+                " The load generator was the busiest process: this failure point is the generator's as much as the server's.",
+            );
         }
-    )
+    } else {
+        let _ = write!(short, ": {}", top.join(", "));
+        text = format!(
+            "The CPU was not saturated ({:.0} % of {:.0} cores busy; the most by {}): the limit is elsewhere — a queue (the pool, a lock) or a single thread.",
+            share * 100.0,
+            s.load_cpu.cores,
+            top.first().map_or("?", String::as_str)
+        );
+    }
+    if let Some((name, c)) = by_process
+        .iter()
+        .find(|(name, c)| name.starts_with("redis") && *c >= SATURATED)
+    {
+        let _ = write!(
+            text,
+            " {name} ({:.0} % of a core) was saturated: it runs commands on one thread.",
+            c * 100.0
+        );
+    }
+    let _ = write!(
+        text,
+        " The load generator (siege {:.0} % of a core, the runner {:.0} %) used {:.0} % of the machine.",
+        s.load_cpu.siege * 100.0,
+        s.load_cpu.runner * 100.0,
+        generator * 100.0
+    );
+    if elsewhere >= 0.2 {
+        let _ = write!(
+            text,
+            " Other processes (builds or tests running beside) took {:.0} % of a core: the step's figures are low by about that much.",
+            elsewhere * 100.0
+        );
+    }
+    (short, text)
 }

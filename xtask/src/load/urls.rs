@@ -11,8 +11,41 @@ const WORDS: &[&str] = &[
     "island", "cooking", "maps",
 ];
 
-/// A siege URL file for the scenario: a few thousand lines siege picks from at random (`-i`).
+/// Lines of a URL file siege picks from at random (`-i`).
+pub(super) const LINES: usize = 4000;
+
+/// A siege URL file for the scenario: [`LINES`] lines siege picks from at random (`-i`).
 pub(super) fn url_file(scenario: Scenario, target: &str) -> String {
+    requests(scenario, target, LINES).join("\n") + "\n"
+}
+
+/// A URL file for think-time users, which siege walks in order (no `-i`): each request of the
+/// scenario follows a line for `think_url`, which the runner answers after the think time, so
+/// each user waits that long between two requests.
+///
+/// siege starts user `i` at line `i × (lines / users)`: with `lines / users` even, every user
+/// starts on a think line, so the first requests are spread over the think time instead of
+/// all leaving at once.
+pub(super) fn think_url_file(
+    scenario: Scenario,
+    target: &str,
+    think_url: &str,
+    users: usize,
+) -> String {
+    let users = users.max(1);
+    let pairs = users * LINES.div_ceil(users);
+    let mut text = String::new();
+    for request in requests(scenario, target, pairs) {
+        text.push_str(think_url);
+        text.push('\n');
+        text.push_str(&request);
+        text.push('\n');
+    }
+    text
+}
+
+/// `n` requests of the scenario, in random order.
+fn requests(scenario: Scenario, target: &str, n: usize) -> Vec<String> {
     let mut rng = Rng(0x5eed);
     let mut lines = Vec::new();
     let loan = |rng: &mut Rng| {
@@ -27,7 +60,7 @@ pub(super) fn url_file(scenario: Scenario, target: &str) -> String {
             json!({"member_id": member, "book_ids": books})
         )
     };
-    for i in 0..4000 {
+    for i in 0..n {
         let line = match scenario {
             // The lab: half loans, half reports.
             Scenario::Lab | Scenario::Compare => match i % 4 {
@@ -45,7 +78,7 @@ pub(super) fn url_file(scenario: Scenario, target: &str) -> String {
                 _ => format!("{target}/books/{}", 1 + rng.below(10_000)),
             },
             // A library's day: 9 reads for each loan.
-            Scenario::Mixed | Scenario::Ramp => match i % 20 {
+            Scenario::Mixed | Scenario::Ramp(_) => match i % 20 {
                 0 | 1 => loan(&mut rng),
                 2..=4 => format!(
                     "{target}/api/v1/books?q={}",
@@ -57,5 +90,34 @@ pub(super) fn url_file(scenario: Scenario, target: &str) -> String {
         };
         lines.push(line);
     }
-    lines.join("\n") + "\n"
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_think_user_starts_on_a_think_line() {
+        let think = "http://127.0.0.1:9/think";
+        for users in [100, 200, 400, 800, 1600, 3200, 6400, 10_000, 7] {
+            let file = think_url_file(Scenario::Mixed, "http://t", think, users);
+            let lines: Vec<&str> = file.lines().collect();
+            assert_eq!(lines.len() % 2, 0);
+            let per_user = lines.len() / users;
+            assert_eq!(per_user % 2, 0, "{users} users");
+            assert!(lines.len() >= 2 * LINES);
+            for (i, line) in lines.iter().enumerate() {
+                assert_eq!(*line == think, i % 2 == 0, "line {i}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_benchmark_file_is_unchanged_in_size() {
+        assert_eq!(
+            url_file(Scenario::Browse, "http://t").lines().count(),
+            LINES
+        );
+    }
 }

@@ -599,6 +599,8 @@ PY
 }
 check "Dockerfile: multi-stage release build, bookworm-slim runtime" dockerfile_basics
 
+check "Kubernetes manifests: kubectl kustomize of every overlay, kubernetes-validate, project rules (scripts/check-kubernetes.py)" python3 scripts/check-kubernetes.py
+
 # ------------------------------------------------------------------------------ result
 echo
 echo "configs: $PASSED passed, $FAILED failed"

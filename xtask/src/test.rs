@@ -77,18 +77,35 @@ pub fn run() -> anyhow::Result<()> {
 }
 
 /// Validates every config of the observability stack with the real tools
-/// (`scripts/check-configs.sh`); check-jsonschema comes from PyPI into a venv under `target/`.
+/// (`scripts/check-configs.sh`, which runs `scripts/check-kubernetes.py` for
+/// `deploy/kubernetes/`); check-jsonschema and kubernetes-validate (the Kubernetes schemas,
+/// offline) come from PyPI into a venv under `target/`.
 fn check_configs() -> anyhow::Result<()> {
+    /// Pinned: it ships the schemas the manifests are validated against.
+    const KUBERNETES_VALIDATE: &str = "kubernetes-validate==1.37.0";
     let venv = root().join("target/tools/venv");
     let checker = venv.join("bin/check-jsonschema");
-    if !checker.exists() {
-        let venv_str = venv.to_string_lossy().into_owned();
-        system::run(
-            "python3",
-            &["-m", "venv", "--system-site-packages", &venv_str],
-        )?;
+    // Names the pinned version, so an older venv (or one without it) is brought up to date.
+    let installed = venv.join(format!(".installed-{KUBERNETES_VALIDATE}"));
+    if !checker.exists() || !installed.exists() {
+        if !venv.join("bin/pip").exists() {
+            let venv_str = venv.to_string_lossy().into_owned();
+            system::run(
+                "python3",
+                &["-m", "venv", "--system-site-packages", &venv_str],
+            )?;
+        }
         let pip = venv.join("bin/pip").to_string_lossy().into_owned();
-        system::run(&pip, &["install", "--quiet", "check-jsonschema"])?;
+        system::run(
+            &pip,
+            &[
+                "install",
+                "--quiet",
+                "check-jsonschema",
+                KUBERNETES_VALIDATE,
+            ],
+        )?;
+        std::fs::write(&installed, "").context("cannot mark the venv's tools installed")?;
     }
     let path = format!(
         "{}:{}",

@@ -9,7 +9,7 @@
 //! routes                             HTTP: extract, authorise, call a service, answer
 //! service                            the use cases: storage + cache + auth + domain rules
 //! auth, throttle, config, faults     tokens and passwords; login lockout; settings; fault table
-//! storage (SQL)     cache (Redis)    each uses domain values only
+//! storage (SQL)   cache (Redis)   search (index)   each uses domain values only
 //! domain                             values, parsers, rules: no SQL, no Redis, no HTTP
 //! error                              the one error type
 //! ```
@@ -23,6 +23,7 @@
 //! - [`config`]: [`config::Settings`], parsed once from `BIBLIO_*` variables.
 //! - [`faults`]: opt-in fault injection (errors, latency per route) for alert tests and demos.
 //! - [`storage`]: all SQL, one module per table group; migrations in `migrations/`.
+//! - [`search`]: the catalogue's search index (tantivy, in memory), fed from MySQL.
 //! - [`cache`]: everything Redis — the shared book cache, the stored reports and their lock.
 //! - [`domain`]: validated values (`Isbn`, `Email`, `Page`…), the parsers that build them and
 //!   the library's rules (loan limits, who may act for whom).
@@ -35,6 +36,7 @@ pub mod domain;
 pub mod error;
 pub mod faults;
 pub mod routes;
+pub mod search;
 pub mod seed;
 pub mod service;
 pub mod startup;

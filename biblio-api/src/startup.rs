@@ -40,6 +40,11 @@ impl Application {
             .refresh()
             .await
             .map_err(|e| anyhow::anyhow!("cannot read revoked tokens: {e:?}"))?;
+        state
+            .indexer
+            .build()
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot build the search index: {e:?}"))?;
         if let Some((email, password)) = &settings.admin {
             state
                 .members
@@ -78,6 +83,7 @@ impl Application {
         let refresher = self.state.reports.spawn_refresher();
         let revocations = self.state.revocations.spawn_refresher();
         let health = self.state.db.spawn_health_check();
+        let indexer = self.state.indexer.spawn();
         let served = common::shutdown::serve(
             self.listener,
             self.router,
@@ -90,6 +96,7 @@ impl Application {
         refresher.abort();
         revocations.abort();
         health.abort();
+        indexer.abort();
         served?;
         self.state.db.pool().close().await;
         Ok(())

@@ -176,28 +176,71 @@ fn parse_list(
     ok.then_some(out)
 }
 
-/// A catalogue search: free text, filters and a page.
+/// A catalogue search: free text, filters, an order and a page.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BookSearch {
-    /// Words to find in the title, authors or subjects.
+    /// Words to find in the title, authors or subjects (or an ISBN, in any of its forms).
     pub text: Option<String>,
     pub author: Option<String>,
     pub subject: Option<String>,
     pub available_only: bool,
+    /// Publication years, both ends included.
+    pub year_from: Option<i32>,
+    pub year_to: Option<i32>,
+    pub sort: Sort,
     pub page: Page,
+}
+
+/// The order of search results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Sort {
+    /// Best match first (the default when there are words to match; by title otherwise).
+    #[default]
+    Relevance,
+    Title,
+    /// Most recent publication year first.
+    Year,
+    /// Most recently added to the catalogue first.
+    Newest,
+}
+
+impl Sort {
+    pub const ALL: [Sort; 4] = [Sort::Relevance, Sort::Title, Sort::Year, Sort::Newest];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sort::Relevance => "relevance",
+            Sort::Title => "title",
+            Sort::Year => "year",
+            Sort::Newest => "newest",
+        }
+    }
 }
 
 /// The raw query string of a search, as received.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct BookSearchParams {
-    /// Words to find in title, authors and subjects.
+    /// Words to find in title, authors and subjects, or an ISBN-10/13 (hyphens optional).
+    /// Words of 5+ letters match with one typo, 9+ with two; the last word also as a prefix.
     pub q: Option<String>,
+    /// Words of an author's name, or an author's full name as listed in the `author` facet.
     pub author: Option<String>,
+    /// A subject heading as listed in the `subject` facet, or words of one.
     pub subject: Option<String>,
-    /// `true` to list only books with a copy on the shelf.
+    /// `true` to list only books with a copy on the shelf (may lag a write by up to 1 s).
     #[param(value_type = Option<bool>)]
     pub available: Option<String>,
+    /// Earliest publication year, included.
+    #[param(value_type = Option<i32>, minimum = 0, maximum = 3000)]
+    pub year_from: Option<String>,
+    /// Latest publication year, included.
+    #[param(value_type = Option<i32>, minimum = 0, maximum = 3000)]
+    pub year_to: Option<String>,
+    /// `relevance` (default), `title`, `year` (newest publication first) or `newest` (latest added).
+    #[param(value_type = Option<Sort>)]
+    pub sort: Option<String>,
     /// From 1 (default 1).
     #[param(value_type = Option<u32>, minimum = 1, maximum = 1_000_000)]
     pub page: Option<String>,
@@ -220,6 +263,23 @@ impl BookSearch {
                 false
             }
         };
+        let year_from = optional_year(&mut p, "year_from", params.year_from.as_deref());
+        let year_to = optional_year(&mut p, "year_to", params.year_to.as_deref());
+        if let (Some(from), Some(to)) = (year_from, year_to)
+            && from > to
+        {
+            p.add("year_to", "must not be before year_from");
+        }
+        let sort = match params.sort.as_deref().map(str::trim) {
+            None | Some("") => Sort::Relevance,
+            Some(raw) => Sort::ALL
+                .into_iter()
+                .find(|s| s.as_str() == raw)
+                .unwrap_or_else(|| {
+                    p.add("sort", "must be relevance, title, year or newest");
+                    Sort::Relevance
+                }),
+        };
         let page = Page::parse(params.page.as_deref(), params.per_page.as_deref(), &mut p);
         p.into_result()?;
         let page = page.ok_or_else(|| vec![FieldError::new("page", "is invalid")])?;
@@ -228,46 +288,28 @@ impl BookSearch {
             author,
             subject,
             available_only,
+            year_from,
+            year_to,
+            sort,
             page,
         })
     }
 }
 
+fn optional_year(p: &mut Problems, field: &str, raw: Option<&str>) -> Option<i32> {
+    let raw = raw.map(str::trim).filter(|s| !s.is_empty())?;
+    p.check(
+        field,
+        raw.parse::<i32>()
+            .ok()
+            .filter(|y| (0..=3000).contains(y))
+            .ok_or_else(|| "must be a year between 0 and 3000".to_owned()),
+    )
+}
+
 fn optional_term(p: &mut Problems, field: &str, raw: Option<&str>) -> Option<String> {
     let raw = raw.map(str::trim).filter(|s| !s.is_empty())?;
     p.check(field, bounded_text(raw, 200))
-}
-
-/// InnoDB's default full-text stopwords (the same list in MySQL and MariaDB). A required
-/// stopword (`+the`) makes a boolean-mode search match nothing, so they are left out.
-const STOPWORDS: &[&str] = &[
-    "a", "about", "an", "are", "as", "at", "be", "by", "com", "de", "en", "for", "from", "how",
-    "i", "in", "is", "it", "la", "of", "on", "or", "that", "the", "this", "to", "was", "what",
-    "when", "where", "who", "will", "with", "und", "www",
-];
-
-/// The smallest word InnoDB full-text indexes (`innodb_ft_min_token_size`, 3 by default).
-const MIN_TOKEN: usize = 3;
-
-/// Turns user text into a boolean-mode full-text query where every word must match as a prefix
-/// (`+tolk* +ring*`). Operators typed by the user are dropped, never interpreted. `None` when no
-/// word is indexable (too short, or a stopword): the caller falls back to a substring match.
-pub fn fulltext_query(text: &str) -> Option<String> {
-    let words: Vec<String> = text
-        .split(|c: char| !c.is_alphanumeric())
-        // Lowercasing may add marks that are not part of a word ('İ' becomes 'i' + U+0307);
-        // InnoDB would split the word there and the `+` would bind to its first piece only.
-        .map(|w| {
-            w.to_lowercase()
-                .chars()
-                .filter(|c| c.is_alphanumeric())
-                .collect::<String>()
-        })
-        .filter(|w| w.chars().count() >= MIN_TOKEN)
-        .filter(|w| !STOPWORDS.contains(&w.as_str()))
-        .map(|w| format!("+{w}*"))
-        .collect();
-    (!words.is_empty()).then(|| words.join(" "))
 }
 
 #[cfg(test)]
@@ -331,21 +373,6 @@ mod tests {
     }
 
     #[test]
-    fn search_text_becomes_required_prefixes_without_stopwords_or_operators() {
-        assert_eq!(
-            fulltext_query("The Lord of the Rings").as_deref(),
-            Some("+lord* +rings*")
-        );
-        assert_eq!(fulltext_query("tolk*\") -(x").as_deref(), Some("+tolk*"));
-        assert_eq!(fulltext_query("of a"), None);
-        // Lowercasing 'İ' adds U+0307, which is not part of a word: it is dropped.
-        assert_eq!(
-            fulltext_query("\u{130}stanbul").as_deref(),
-            Some("+istanbul*")
-        );
-    }
-
-    #[test]
     fn search_parameters_are_validated() {
         let params = BookSearchParams {
             available: Some("perhaps".into()),
@@ -354,6 +381,38 @@ mod tests {
         };
         let errors = BookSearch::parse(&params).expect_err("bad params");
         assert_eq!(fields(errors), ["available", "per_page"]);
+    }
+
+    #[test]
+    fn sort_and_year_range_are_validated() {
+        let params = BookSearchParams {
+            sort: Some("popularity".into()),
+            year_from: Some("1999".into()),
+            year_to: Some("1990".into()),
+            ..BookSearchParams::default()
+        };
+        let errors = BookSearch::parse(&params).expect_err("bad params");
+        assert_eq!(fields(errors), ["year_to", "sort"]);
+        let params = BookSearchParams {
+            sort: Some(" newest ".into()),
+            year_from: Some("1990".into()),
+            year_to: Some("abc".into()),
+            ..BookSearchParams::default()
+        };
+        assert_eq!(
+            fields(BookSearch::parse(&params).expect_err("bad year")),
+            ["year_to"]
+        );
+        let params = BookSearchParams {
+            sort: Some("year".into()),
+            year_from: Some("1990".into()),
+            ..BookSearchParams::default()
+        };
+        let search = BookSearch::parse(&params).expect("valid");
+        assert_eq!(
+            (search.sort, search.year_from, search.year_to),
+            (Sort::Year, Some(1990), None)
+        );
     }
 }
 
@@ -388,9 +447,6 @@ mod properties {
         "\u{202e}reversed",
         "\u{130}stanbul \u{1E9E}TRASSE \u{3A3}\u{39F}\u{3A6}\u{399}\u{391}",
     ];
-
-    /// The characters InnoDB's boolean mode gives a meaning to.
-    const OPERATORS: &[char] = &['+', '-', '<', '>', '(', ')', '~', '*', '"', '@'];
 
     /// Free text: anything, the payloads above, and mixtures of both.
     fn hostile_text() -> impl Strategy<Value = String> {
@@ -543,52 +599,7 @@ mod properties {
         );
     }
 
-    /// A word of a boolean-mode query may hold only characters InnoDB reads as part of a word.
-    fn assert_safe_boolean_query(query: &str) {
-        assert!(!query.is_empty());
-        for token in query.split(' ') {
-            let word = token
-                .strip_prefix('+')
-                .and_then(|t| t.strip_suffix('*'))
-                .unwrap_or_else(|| panic!("{token:?} in {query:?} is not +word*"));
-            assert!(word.chars().count() >= MIN_TOKEN, "{word:?} is too short");
-            assert!(!STOPWORDS.contains(&word), "{word:?} is a stopword");
-            assert!(
-                word.chars().all(char::is_alphanumeric),
-                "{word:?} in {query:?} holds a character that is not part of a word"
-            );
-            assert!(!word.contains(OPERATORS), "{word:?} holds an operator");
-        }
-    }
-
     proptest! {
-        #[test]
-        fn fulltext_queries_of_any_text_are_required_prefix_words_only(text in hostile_text()) {
-            if let Some(query) = fulltext_query(&text) {
-                assert_safe_boolean_query(&query);
-            }
-        }
-
-        #[test]
-        fn operators_typed_between_words_change_nothing(
-            words in proptest::collection::vec("[a-zA-Z0-9\u{e9}\u{4e66}]{1,12}", 1..8),
-            glue in proptest::collection::vec("[ +\\-<>()~*\"@'%_\\\\;]{1,4}", 8),
-        ) {
-            let typed: String = words
-                .iter()
-                .zip(&glue)
-                .map(|(w, g)| format!("{g}{w}"))
-                .collect();
-            prop_assert_eq!(fulltext_query(&typed), fulltext_query(&words.join(" ")));
-        }
-
-        #[test]
-        fn a_fulltext_query_of_its_own_output_is_unchanged(text in hostile_text()) {
-            if let Some(query) = fulltext_query(&text) {
-                prop_assert_eq!(fulltext_query(&query), Some(query));
-            }
-        }
-
         #[test]
         fn search_parameters_of_any_text_parse_without_panicking(
             q in proptest::option::of(prop_oneof![hostile_text(), long_text(195, 205)]),
@@ -602,7 +613,7 @@ mod properties {
             page in proptest::option::of(hostile_text()),
             per_page in proptest::option::of(hostile_text()),
         ) {
-            let params = BookSearchParams { q, author, subject, available, page, per_page };
+            let params = BookSearchParams { q, author, subject, available, page, per_page, ..BookSearchParams::default() };
             match BookSearch::parse(&params) {
                 Ok(search) => {
                     for term in [&search.text, &search.author, &search.subject].into_iter().flatten() {

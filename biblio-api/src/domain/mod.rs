@@ -13,6 +13,7 @@
 //! - [`member`]: a member, roles, passwords, the `Caller` and who may act for whom.
 //! - [`loan`]: a loan, its status, the loan request and the list filter.
 //! - [`report`]: report rows, a report and its `limit`.
+//! - [`search`]: search results, facets and suggestions.
 
 pub mod book;
 pub mod email;
@@ -22,6 +23,7 @@ pub mod loan;
 pub mod member;
 pub mod page;
 pub mod report;
+pub mod search;
 
 pub use common::error_body::FieldError;
 

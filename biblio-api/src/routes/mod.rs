@@ -38,6 +38,8 @@ pub struct AppState {
     /// Tokens ended by logout, refused by every replica.
     pub revocations: crate::auth::Revocations,
     pub catalogue: Catalogue,
+    /// Keeps the search index in step with MySQL (built by `startup`, then following the feed).
+    pub indexer: crate::service::indexer::Indexer,
     pub members: MemberDirectory,
     pub loans: LoanService,
     pub reports: Reports,
@@ -60,12 +62,14 @@ impl AppState {
         settings: &crate::config::Settings,
     ) -> Self {
         let books = BookCache::new(redis.clone(), settings.book_cache_ttl);
+        let index = crate::search::SearchIndex::new();
         let metrics = common::metrics::install();
         register_counters();
         let login_throttle = crate::throttle::LoginThrottle::new(redis.clone(), settings.login);
         Self {
             revocations: crate::auth::Revocations::new(db.clone()),
-            catalogue: Catalogue::new(db.clone(), books.clone()),
+            catalogue: Catalogue::new(db.clone(), books.clone(), index.clone()),
+            indexer: crate::service::indexer::Indexer::new(db.clone(), index),
             members: MemberDirectory::new(db.clone(), tokens.clone(), login_throttle),
             loans: LoanService::new(db.clone(), books),
             reports: Reports::new(db.clone(), redis.clone(), settings.report_refresh),

@@ -6,7 +6,7 @@ use tracing::Instrument as _;
 
 use super::Connection;
 
-use crate::domain::book::{Book, BookSearch, NewBook, fulltext_query};
+use crate::domain::book::{Book, NewBook};
 use crate::domain::ids::BookId;
 
 /// The columns of a [`BookRow`], as a macro so queries stay `&'static str` (sqlx 0.9 accepts
@@ -200,89 +200,50 @@ pub async fn withdraw(
     .await
 }
 
-/// One page of a catalogue search and the total number of matches.
-pub async fn search(
-    conn: &mut Connection,
-    search: &BookSearch,
-) -> Result<(Vec<Book>, u64), sqlx::Error> {
-    let span = db_span!(conn, "SELECT", "books", "search");
+/// The books among `ids` as they are now; a withdrawn or unknown book is absent.
+pub async fn find_many(conn: &mut Connection, ids: &[BookId]) -> Result<Vec<Book>, sqlx::Error> {
+    let span = db_span!(conn, "SELECT", "books", "many"; books = ids.len());
     async move {
-        let relevance = search.text.as_deref().and_then(fulltext_query);
-
-        let mut count = QueryBuilder::<MySql>::new("SELECT COUNT(*) FROM books");
-        push_filters(&mut count, search, relevance.as_deref());
-        let total: i64 = count.build_query_scalar().fetch_one(conn.mysql()).await?;
-
-        let mut page = QueryBuilder::<MySql>::new(concat!("SELECT ", columns!(), " FROM books"));
-        push_filters(&mut page, search, relevance.as_deref());
-        match &relevance {
-            Some(terms) => {
-                page.push(" ORDER BY MATCH (title, authors, subjects) AGAINST (");
-                page.push_bind(terms.clone());
-                page.push(" IN BOOLEAN MODE) DESC, title, id");
-            }
-            None => {
-                page.push(" ORDER BY title, id");
-            }
+        if ids.is_empty() {
+            return Ok(Vec::new());
         }
-        page.push(" LIMIT ");
-        page.push_bind(search.page.per_page);
-        page.push(" OFFSET ");
-        page.push_bind(search.page.offset());
-        super::traced(page.sql());
-        let rows: Vec<BookRow> = page.build_query_as().fetch_all(conn.mysql()).await?;
-        Ok((
-            rows.into_iter().map(Book::from).collect(),
-            total.max(0) as u64,
-        ))
+        let mut query = QueryBuilder::<MySql>::new(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM books WHERE deleted_at IS NULL AND id IN ("
+        ));
+        let mut list = query.separated(", ");
+        for id in ids {
+            list.push_bind(id.0);
+        }
+        query.push(")");
+        super::traced(query.sql());
+        let rows: Vec<BookRow> = query.build_query_as().fetch_all(conn.mysql()).await?;
+        Ok(rows.into_iter().map(Book::from).collect())
     }
     .instrument(span)
     .await
 }
 
-fn push_filters(q: &mut QueryBuilder<MySql>, search: &BookSearch, relevance: Option<&str>) {
-    q.push(" WHERE deleted_at IS NULL");
-    if let Some(text) = &search.text {
-        match relevance {
-            Some(terms) => {
-                q.push(" AND MATCH (title, authors, subjects) AGAINST (");
-                q.push_bind(terms.to_owned());
-                q.push(" IN BOOLEAN MODE)");
-            }
-            // Nothing indexable (e.g. "C#" or "Go"): a substring scan, rare and still bounded.
-            None => {
-                q.push(" AND (title LIKE ");
-                q.push_bind(like_pattern(text));
-                q.push(" OR isbn = ");
-                q.push_bind(text.replace('-', ""));
-                q.push(")");
-            }
-        }
+/// Up to `limit` catalogued books with an id above `after`, by id (for building the index).
+pub async fn scan(
+    conn: &mut Connection,
+    after: BookId,
+    limit: u32,
+) -> Result<Vec<Book>, sqlx::Error> {
+    let span = db_span!(conn, "SELECT", "books", "scan");
+    async move {
+        let rows: Vec<BookRow> = sqlx::query_as(super::traced(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM books WHERE deleted_at IS NULL AND id > ? ORDER BY id LIMIT ?"
+        )))
+        .bind(after.0)
+        .bind(limit)
+        .fetch_all(conn.mysql())
+        .await?;
+        Ok(rows.into_iter().map(Book::from).collect())
     }
-    for (column, value) in [("authors", &search.author), ("subjects", &search.subject)] {
-        let Some(value) = value else { continue };
-        match fulltext_query(value) {
-            Some(terms) => {
-                q.push(format!(" AND MATCH ({column}) AGAINST ("));
-                q.push_bind(terms);
-                q.push(" IN BOOLEAN MODE)");
-            }
-            None => {
-                q.push(format!(" AND {column} LIKE "));
-                q.push_bind(like_pattern(value));
-            }
-        }
-    }
-    if search.available_only {
-        q.push(" AND copies_available > 0");
-    }
-}
-
-/// `%text%` with LIKE's wildcards escaped, so user input is matched literally.
-fn like_pattern(text: &str) -> String {
-    let escaped = text
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
-    format!("%{escaped}%")
+    .instrument(span)
+    .await
 }

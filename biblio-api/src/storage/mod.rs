@@ -41,6 +41,7 @@ macro_rules! db_span {
 }
 
 pub mod books;
+pub mod changes;
 pub mod loans;
 pub mod members;
 pub mod reports;
@@ -386,6 +387,7 @@ mod tests {
     fn every_storage_span_declares_the_database_attributes() {
         let sources = [
             ("books.rs", include_str!("books.rs")),
+            ("changes.rs", include_str!("changes.rs")),
             ("members.rs", include_str!("members.rs")),
             ("loans.rs", include_str!("loans.rs")),
             ("reports.rs", include_str!("reports.rs")),

@@ -14,4 +14,5 @@ mod otlp;
 mod overload;
 mod reports;
 mod schema;
+mod search;
 mod telemetry;

@@ -187,9 +187,27 @@ async fn mysql_killed_under_writes_fails_fast_serves_cached_reads_recovers_and_l
 
     let mut reads = Vec::new();
     let mut readiness = Vec::new();
+    // Searches keep answering from the index; books the cache does not hold (the lent ones,
+    // invalidated by every loan) show the copies the index last saw, and say so.
+    let mut searches: Vec<(u16, String, usize)> = Vec::new();
     while killed.elapsed() < Duration::from_secs(4) {
         for id in &read_only {
             reads.push(get(format!("/api/v1/books/{id}")).await);
+        }
+        let search = client
+            .get(format!("{base}/api/v1/books?q=lent&per_page=20"))
+            .send()
+            .await;
+        if let Ok(reply) = search {
+            let status = reply.status().as_u16();
+            let body: Value = reply.json().await.unwrap_or_default();
+            searches.push((
+                status,
+                body["availability"].as_str().unwrap_or("").to_owned(),
+                body["items"].as_array().map_or(0, Vec::len),
+            ));
+        } else {
+            searches.push((0, String::new(), 0));
         }
         reads.push(get("/api/v1/reports/top-books".into()).await);
         readiness.push((killed.elapsed(), get("/readyz".into()).await.0));
@@ -263,7 +281,7 @@ async fn mysql_killed_under_writes_fails_fast_serves_cached_reads_recovers_and_l
          first 503 {} ms after the kill); cached reads during the outage: {cached_ok}/{} answered 200 \
          (slowest {} ms); readiness 503 {} ms after the kill; MariaDB accepted connections {} ms after \
          restart, readiness 200 after {} ms, first loan 201 after {} ms; loans acknowledged {}, \
-         stored {}, lost {}",
+         stored {}, lost {}; searches during the outage: {}/{} answered 200",
         writes.len(),
         during.len(),
         slowest.as_millis(),
@@ -277,6 +295,8 @@ async fn mysql_killed_under_writes_fails_fast_serves_cached_reads_recovers_and_l
         acknowledged.len(),
         stored.len(),
         lost.len(),
+        searches.iter().filter(|(s, _, _)| *s == 200).count(),
+        searches.len(),
     );
     let _ = stop_server.send(());
 
@@ -319,6 +339,14 @@ async fn mysql_killed_under_writes_fails_fast_serves_cached_reads_recovers_and_l
         acknowledged.len()
     );
     assert!(lost.is_empty(), "acknowledged loans lost: {lost:?}");
+    assert!(
+        !searches.is_empty() && searches.iter().all(|(s, _, n)| *s == 200 && *n == 8),
+        "search answers every book from the index while MySQL is down: {searches:?}"
+    );
+    assert!(
+        searches.iter().any(|(_, a, _)| a == "last_known"),
+        "a search that could not read MySQL says its copies are the last known: {searches:?}"
+    );
     assert!(
         mismatched.is_empty(),
         "copies out differ from open loan items (book, out, open): {mismatched:?}"

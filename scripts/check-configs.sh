@@ -517,6 +517,8 @@ for path in files:
         if ds and ds not in known_ds:
             errors.append(f"{where}: datasource uid {ds} is not provisioned")
         for t in p.get("targets", []):
+            if ((t.get("datasource") or {}).get("uid") or ds) not in (None, "prometheus"):
+                continue                            # Loki and Tempo: scripts/check-observability.py
             if t.get("expr"):
                 add_query(where, f"{dash.get('uid')}:panel_{p.get('id')}:{t.get('refId')}", t["expr"])
                 count += 1
@@ -600,6 +602,12 @@ PY
 check "Dockerfile: multi-stage release build, bookworm-slim runtime" dockerfile_basics
 
 check "Kubernetes manifests: kubectl kustomize of every overlay, kubernetes-validate, project rules (scripts/check-kubernetes.py)" python3 scripts/check-kubernetes.py
+
+# ------------------------------------------------------------------------------ signal links
+section "Links between signals (scripts/check-observability.py: Loki/Tempo panels, filelog, nginx OTel, sampling)"
+
+check "dashboards' Loki/Tempo panels, datasource links, filelog in a logs pipeline, nginx loads the OTel module" \
+    python3 scripts/check-observability.py
 
 # ------------------------------------------------------------------------------ result
 echo

@@ -12,7 +12,7 @@ modules of the same crate (`crate::a::b`, `super::x`, `use crate::{a, b::c}`), a
   themselves (`routes/books.rs` and `routes/loans.rs`, …);
 - a file of `biblio-api/src/domain/` mentions `sqlx`, `redis`, `crate::storage`, `crate::cache`
   or `crate::auth` (the domain is values, parsers and rules);
-- `storage` or `cache` of `biblio-api` import anything but `domain` and `error`.
+- `storage`, `cache` or `search` of `biblio-api` import anything but `domain` and `error`.
 
 Comments and string literals are ignored; `#[cfg(test)]` modules are checked like the rest.
 """
@@ -217,7 +217,7 @@ def check_crate(crate, quiet):
             for word in ("sqlx", "redis", "crate::storage", "crate::cache", "crate::auth"):
                 if re.search(r"\b" + re.escape(word) + r"\b", text):
                     problems.append(f"{crate}: src/{'/'.join(path)}.rs mentions {word} (domain is values, parsers, rules)")
-        for low_layer in ("storage", "cache"):
+        for low_layer in ("storage", "cache", "search"):
             allowed = {"domain", "error", low_layer}
             extra = top.get(low_layer, set()) - allowed
             if extra:
@@ -239,7 +239,7 @@ def main():
         print("FAIL", p)
     if problems:
         sys.exit(1)
-    print("layers: no import circle in any crate; biblio-api's domain, storage and cache import only below them")
+    print("layers: no import circle in any crate; biblio-api's domain, storage, cache and search import only below them")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@
 //! Layers, each importing only the ones below it (`scripts/check-layers.py` checks it):
 //!
 //! ```text
-//! startup, seed                      build and run the app; the seed command
+//! startup, seed, search_bench        build and run the app; the seed and bench commands
 //! routes                             HTTP: extract, authorise, call a service, answer
 //! service                            the use cases: storage + cache + auth + domain rules
 //! auth, throttle, config, faults     tokens and passwords; login lockout; settings; fault table
@@ -16,6 +16,7 @@
 //!
 //! - [`startup`]: [`startup::Application`] builds the app (pool, migrations, router) and serves it.
 //! - [`seed`]: `biblio-api seed`, deterministic lab-volume data.
+//! - [`search_bench`]: `biblio-api search-bench`, the search index's cost at a catalogue size.
 //! - [`routes`]: one module per resource, thin handlers, the OpenAPI document.
 //! - [`service`]: `Catalogue`, `MemberDirectory`, `LoanService`, `Reports` — what handlers call.
 //! - [`auth`]: password hashing, tokens and their revocation, and the `Caller` extractor.
@@ -37,6 +38,7 @@ pub mod error;
 pub mod faults;
 pub mod routes;
 pub mod search;
+pub mod search_bench;
 pub mod seed;
 pub mod service;
 pub mod startup;

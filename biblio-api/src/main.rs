@@ -1,4 +1,5 @@
-//! `biblio-api`: serve the API (default), or `biblio-api seed …` to load lab-volume data.
+//! `biblio-api`: serve the API (default), `biblio-api seed …` to load lab-volume data, or
+//! `biblio-api search-bench …` to measure the search index at a catalogue size.
 
 use biblio_api::config::Settings;
 use biblio_api::seed::SeedArgs;
@@ -18,6 +19,8 @@ enum Command {
     Serve,
     /// Fill the database with deterministic lab-volume data.
     Seed(SeedArgs),
+    /// Measure the search index (build time, memory, query latency) on synthetic books.
+    SearchBench(biblio_api::search_bench::SearchBenchArgs),
 }
 
 #[tokio::main]
@@ -38,6 +41,9 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Some(Command::SearchBench(args)) = &cli.command {
+        return biblio_api::search_bench::run(args);
+    }
     let settings = Settings::from_env()?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
@@ -45,5 +51,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             app.run_until(common::shutdown::signal()).await
         }
         Command::Seed(args) => biblio_api::seed::run(&settings, &args).await,
+        Command::SearchBench(args) => biblio_api::search_bench::run(&args),
     }
 }

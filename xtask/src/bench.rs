@@ -3,7 +3,9 @@
 //! Seeds a fresh database at the lab volume (timed), starts one release API on a spare port,
 //! then drives each scenario with N concurrent clients for a fixed time and prints the
 //! throughput and latency percentiles of the timed requests. The client runs on the same two
-//! cores as the server and MySQL, so the figures are a floor, not a ceiling.
+//! cores as the server and MySQL, so the figures are a floor, not a ceiling. Then search against
+//! cached lookups in the same run, and the search index alone at 10,000, 100,000 and 1,000,000
+//! books (`biblio-api search-bench`).
 //!
 //! One concern in one file, about 400 lines: the benchmark's setup, its scenarios, the client
 //! loop that drives them and the percentiles it prints are read together when a figure in
@@ -123,6 +125,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
 
     let server = start_api(&[])?;
     runtime.block_on(scenarios(&base, args))?;
+    runtime.block_on(search_against_lookups(&base, args))?;
     drop(server);
 
     // The Redis cache off vs on, same data, one after the other.
@@ -153,6 +156,16 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
             vec![("BIBLIO_CACHE", "off".to_owned())],
         ),
         (
+            "export on, shipped sampling (1 in 10)",
+            vec![
+                ("BIBLIO_CACHE", "off".to_owned()),
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{sink}")),
+                // docker-compose.yml's: one trace in ten, every error and slow request.
+                ("OTEL_TRACES_SAMPLER", "traceidratio".to_owned()),
+                ("OTEL_TRACES_SAMPLER_ARG", "0.1".to_owned()),
+            ],
+        ),
+        (
             "export on (100 % sampled, OTLP/HTTP sink)",
             vec![
                 ("BIBLIO_CACHE", "off".to_owned()),
@@ -171,8 +184,115 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         "the sink received {requests} OTLP export requests ({} KiB)",
         bytes / 1024
     );
+
+    // The search index alone at three catalogue sizes, each in a process of its own.
+    println!(
+        "\nsearch index by catalogue size (biblio-api search-bench, synthetic books, no MySQL):"
+    );
+    for books in ["10000", "100000", "1000000"] {
+        system::run(
+            api.to_str().context("a UTF-8 path")?,
+            &["search-bench", "--books", books],
+        )?;
+    }
     Ok(())
 }
+
+/// Search (a broad and a narrow word) against cached book lookups, through one replica, same
+/// run: the ratio the search issue asks for (search throughput at least half the lookup's, p99
+/// under 25 ms at 50 clients).
+async fn search_against_lookups(base: &str, args: &BenchArgs) -> anyhow::Result<()> {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.clients)
+        .build()?;
+    // The broadest and a narrow word of the seeded catalogue (about 2 % of the books).
+    let mut totals = Vec::new();
+    for word in SEARCH_CANDIDATES {
+        let reply: Value = client
+            .get(format!("{base}/api/v1/books?q={word}&per_page=1"))
+            .send()
+            .await?
+            .json()
+            .await?;
+        totals.push((reply["total"].as_u64().unwrap_or(0), *word));
+    }
+    totals.sort();
+    let (broad_total, broad) = *totals.last().context("candidate words")?;
+    let (narrow_total, narrow) = *totals
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .min_by_key(|(n, _)| n.abs_diff(200))
+        .context("a word that finds something")?;
+    // Lookups of 2,000 books, each read once first so that every timed one is a cache hit.
+    for id in 1..=2_000u64 {
+        let _ = client.get(format!("{base}/api/v1/books/{id}")).send().await;
+    }
+    println!(
+        "\nsearch against cached lookups, one replica, {} clients, {} s each:",
+        args.clients, args.seconds
+    );
+    println!(
+        "{:<40} {:>9} {:>9} {:>8} {:>8} {:>8} {:>8}  statuses",
+        "scenario", "requests", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms"
+    );
+    let base: Arc<str> = base.into();
+    let duration = Duration::from_secs(args.seconds);
+    let (c, b) = (client.clone(), base.clone());
+    let lookups = drive(args.clients, duration, move |rng| {
+        let client = c.clone();
+        let url = format!("{b}/api/v1/books/{}", 1 + rng.below(2_000));
+        async move { timed(client.get(url)).await }
+    })
+    .await;
+    let lookup_rate = lookups.rate();
+    lookups.print("GET /api/v1/books/{id} (cached)");
+    for (word, total) in [(broad, broad_total), (narrow, narrow_total)] {
+        let (c, b) = (client.clone(), base.clone());
+        let stats = drive(args.clients, duration, move |rng| {
+            let client = c.clone();
+            let url = format!("{b}/api/v1/books?q={word}&page={}", 1 + rng.below(3));
+            async move { timed(client.get(url)).await }
+        })
+        .await;
+        let rate = stats.rate();
+        stats.print(&format!("GET /api/v1/books?q={word} ({total})"));
+        println!(
+            "{:<40} search/lookup throughput {:.0} %",
+            "",
+            100.0 * rate / lookup_rate.max(1.0)
+        );
+    }
+    Ok(())
+}
+
+/// Words whose breadth in the seeded catalogue is measured to pick a broad and a narrow one.
+const SEARCH_CANDIDATES: &[&str] = &[
+    "history",
+    "garden",
+    "river",
+    "silent",
+    "machine",
+    "guide",
+    "forest",
+    "kingdom",
+    "golden",
+    "island",
+    "cooking",
+    "world",
+    "life",
+    "art",
+    "time",
+    "war",
+    "love",
+    "city",
+    "house",
+    "light",
+    "night",
+    "science",
+    "music",
+    "stories",
+    "introduction",
+];
 
 /// Random book lookups: the request the telemetry comparison uses.
 async fn book_reads(base: &str, args: &BenchArgs) -> Stats {
@@ -330,6 +450,11 @@ struct Stats {
 }
 
 impl Stats {
+    /// Requests per second.
+    fn rate(&self) -> f64 {
+        self.latencies.len() as f64 / self.elapsed.as_secs_f64().max(f64::EPSILON)
+    }
+
     fn percentile(&self, p: f64) -> f64 {
         if self.latencies.is_empty() {
             return 0.0;

@@ -121,24 +121,73 @@ fn sentence(message: &str) -> String {
     crate::error::capitalise(message)
 }
 
-/// Previous/next links of a listing, keeping the other query parameters.
+/// Previous, numbered and next links of a listing, keeping the other query parameters:
+/// `« Previous 1 … 4 5 [6] 7 8 … 20 Next »`.
 pub struct Pager {
     pub page: u32,
     pub pages: u64,
     pub prev: Option<String>,
     pub next: Option<String>,
+    /// The first and last pages, and those near the current one, with gaps between.
+    pub numbers: Vec<PageLink>,
+}
+
+/// One place in the numbered part of a [`Pager`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PageLink {
+    Page {
+        number: u64,
+        href: String,
+        current: bool,
+    },
+    /// Pages left out (`…`).
+    Gap,
 }
 
 impl Pager {
-    /// `base` is the path and the query without `page` (e.g. `/books?q=garden`).
+    /// Pages shown on each side of the current one.
+    const AROUND: u64 = 2;
+
+    /// `base` is the path and the query without `page` (e.g. `/books?q=garden`). A `page`
+    /// past the last (an old link) links back to the last and to nothing beyond it.
     pub fn new(base: &str, page: u32, pages: u64) -> Self {
         let sep = if base.contains('?') { '&' } else { '?' };
-        let link = |p: u32| format!("{base}{sep}page={p}");
+        let link = |p: u64| format!("{base}{sep}page={p}");
+        let pages = pages.max(1);
+        let current = u64::from(page.max(1));
+        // First, last and the neighbourhood (of the last page, when past it); sorted, distinct.
+        let anchor = current.min(pages);
+        let mut shown: Vec<u64> = std::iter::once(1)
+            .chain(anchor.saturating_sub(Self::AROUND).max(1)..=(anchor + Self::AROUND).min(pages))
+            .chain(std::iter::once(pages))
+            .collect();
+        shown.dedup();
+        let mut numbers = Vec::new();
+        let mut previous = 0;
+        for number in shown {
+            match number - previous {
+                1 => {}
+                // A gap of one page: the page itself takes no more room than `…`.
+                2 => numbers.push(PageLink::Page {
+                    number: number - 1,
+                    href: link(number - 1),
+                    current: false,
+                }),
+                _ => numbers.push(PageLink::Gap),
+            }
+            numbers.push(PageLink::Page {
+                number,
+                href: link(number),
+                current: number == current,
+            });
+            previous = number;
+        }
         Self {
             page,
             pages,
-            prev: (page > 1).then(|| link(page - 1)),
-            next: (u64::from(page) < pages).then(|| link(page + 1)),
+            prev: (current > 1).then(|| link(current.min(pages + 1) - 1)),
+            next: (current < pages).then(|| link(current + 1)),
+            numbers,
         }
     }
 }
@@ -275,6 +324,55 @@ mod tests {
         let last = Pager::new("/books", 3, 3);
         assert!(last.next.is_none());
         assert_eq!(last.prev.as_deref(), Some("/books?page=2"));
+    }
+
+    /// The numbered part as text: `[3]` is the current page, `…` a gap.
+    fn numbers(pager: &Pager) -> String {
+        pager
+            .numbers
+            .iter()
+            .map(|n| match n {
+                PageLink::Page {
+                    number,
+                    current: true,
+                    ..
+                } => format!("[{number}]"),
+                PageLink::Page { number, .. } => number.to_string(),
+                PageLink::Gap => "…".to_owned(),
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    #[test]
+    fn numbered_pages_show_the_ends_and_the_neighbourhood_with_gaps() {
+        assert_eq!(numbers(&Pager::new("/books", 1, 1)), "[1]");
+        assert_eq!(numbers(&Pager::new("/books", 2, 5)), "1 [2] 3 4 5");
+        assert_eq!(numbers(&Pager::new("/books", 1, 20)), "[1] 2 3 … 20");
+        assert_eq!(
+            numbers(&Pager::new("/books", 10, 20)),
+            "1 … 8 9 [10] 11 12 … 20"
+        );
+        assert_eq!(numbers(&Pager::new("/books", 20, 20)), "1 … 18 19 [20]");
+        // A gap of one page shows the page instead.
+        assert_eq!(numbers(&Pager::new("/books", 5, 9)), "1 2 3 4 [5] 6 7 8 9");
+        let pager = Pager::new("/books?q=a%26b", 2, 3);
+        assert_eq!(
+            pager.numbers[0],
+            PageLink::Page {
+                number: 1,
+                href: "/books?q=a%26b&page=1".into(),
+                current: false
+            }
+        );
+    }
+
+    #[test]
+    fn a_page_past_the_last_links_back_and_never_beyond() {
+        let pager = Pager::new("/books?q=x", 9, 3);
+        assert_eq!(numbers(&pager), "1 2 3", "no page is current");
+        assert_eq!(pager.prev.as_deref(), Some("/books?q=x&page=3"));
+        assert!(pager.next.is_none());
     }
 
     #[test]

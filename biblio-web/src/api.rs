@@ -82,6 +82,18 @@ pub struct Paginated<T> {
     pub total: u64,
 }
 
+/// No items: what a listing shows when there is nothing to list.
+impl<T> Default for Paginated<T> {
+    fn default() -> Self {
+        Self {
+            items: Vec::new(),
+            page: 1,
+            per_page: 1,
+            total: 0,
+        }
+    }
+}
+
 impl<T> Paginated<T> {
     pub fn pages(&self) -> u64 {
         self.total.div_ceil(u64::from(self.per_page.max(1))).max(1)
@@ -184,14 +196,104 @@ pub struct OverdueLoan {
 }
 
 /// A catalogue search as the web passes it on.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BookQuery {
     pub q: String,
     pub author: String,
     pub subject: String,
     pub available_only: bool,
+    pub year_from: Option<i32>,
+    pub year_to: Option<i32>,
+    pub sort: Sort,
     pub page: u32,
     pub per_page: u32,
+}
+
+/// The orders the API sorts a search in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Sort {
+    /// Best match first when there are words; by title otherwise.
+    #[default]
+    Relevance,
+    Title,
+    /// Newest publication first.
+    Year,
+    /// Latest added to the catalogue first.
+    Newest,
+}
+
+impl Sort {
+    pub const ALL: [Sort; 4] = [Sort::Relevance, Sort::Title, Sort::Year, Sort::Newest];
+
+    /// The word of the API's `sort=` parameter.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sort::Relevance => "relevance",
+            Sort::Title => "title",
+            Sort::Year => "year",
+            Sort::Newest => "newest",
+        }
+    }
+
+    /// A `sort=` value from a URL; anything unknown is the default order.
+    pub fn parse(raw: &str) -> Self {
+        let raw = raw.trim();
+        Self::ALL
+            .into_iter()
+            .find(|s| s.as_str() == raw)
+            .unwrap_or_default()
+    }
+}
+
+/// A page of catalogue search results: the books, and what helps narrow or fix the search.
+/// Every field beyond the page is optional on the wire, so an older API still reads.
+/// The default is an empty answer.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct SearchResults {
+    /// The page of books, with `page`, `per_page` and `total`.
+    #[serde(flatten)]
+    pub books: Paginated<Book>,
+    /// Counts over every match (not only this page).
+    #[serde(default)]
+    pub facets: Facets,
+    #[serde(default)]
+    pub availability: Availability,
+    /// When nothing matched but this spelling of the words would have.
+    #[serde(default)]
+    pub did_you_mean: Option<String>,
+}
+
+/// Facet counts of a search, each list most frequent first.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct Facets {
+    #[serde(default)]
+    pub subject: Vec<FacetCount>,
+    #[serde(default)]
+    pub author: Vec<FacetCount>,
+    /// Decades as their first year (`"1990"`): filter with `year_from=1990&year_to=1999`.
+    #[serde(default)]
+    pub decade: Vec<FacetCount>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct FacetCount {
+    pub value: String,
+    pub count: u64,
+}
+
+/// Where the copies shown on a results page come from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Availability {
+    /// From the API's cache or MySQL: current.
+    #[default]
+    Exact,
+    /// MySQL could not be read: some copies are the last the search index saw.
+    LastKnown,
+    /// A word this client does not know yet: shown as if exact.
+    #[serde(other)]
+    Unknown,
 }
 
 /// The API client.
@@ -236,7 +338,8 @@ impl Api {
     }
 
     #[tracing::instrument(skip_all, fields(page = query.page))]
-    pub async fn search_books(&self, query: &BookQuery) -> Result<Paginated<Book>, ApiError> {
+    pub async fn search_books(&self, query: &BookQuery) -> Result<SearchResults, ApiError> {
+        let year = |y: Option<i32>| y.map(|y| y.to_string()).unwrap_or_default();
         let call = self
             .http
             .request(Method::GET, Some("/api/v1/books"), "/api/v1/books")
@@ -244,6 +347,16 @@ impl Api {
             .query("author", query.author.trim())
             .query("subject", query.subject.trim())
             .query("available", if query.available_only { "true" } else { "" })
+            .query("year_from", year(query.year_from))
+            .query("year_to", year(query.year_to))
+            // The default order is not sent: the API's default is the same.
+            .query(
+                "sort",
+                match query.sort {
+                    Sort::Relevance => "",
+                    other => other.as_str(),
+                },
+            )
             .query("page", query.page.to_string())
             .query("per_page", query.per_page.to_string());
         decode(call.send().await?)
@@ -510,6 +623,44 @@ mod tests {
         assert!(matches!(e(503), ApiError::Unavailable(_)));
         assert!(matches!(e(500), ApiError::Unexpected(_)));
         assert!(check(answer(200, json!({}))).is_ok());
+    }
+
+    #[test]
+    fn search_results_read_the_new_fields_and_tolerate_their_absence() {
+        let full: SearchResults = serde_json::from_value(json!({
+            "items": [], "page": 2, "per_page": 20, "total": 41, "sort": "title",
+            "facets": {"subject": [{"value": "Fantasy", "count": 3}], "author": [],
+                       "decade": [{"value": "1990", "count": 2}]},
+            "availability": "last_known", "did_you_mean": "garden"
+        }))
+        .expect("the API's answer reads");
+        assert_eq!(full.books.pages(), 3);
+        assert_eq!(full.facets.subject[0].value, "Fantasy");
+        assert_eq!(full.facets.decade[0].count, 2);
+        assert_eq!(full.availability, Availability::LastKnown);
+        assert_eq!(full.did_you_mean.as_deref(), Some("garden"));
+
+        let bare: SearchResults =
+            serde_json::from_value(json!({"items": [], "page": 1, "per_page": 20, "total": 0}))
+                .expect("an answer without the new fields reads");
+        assert_eq!(bare.facets, Facets::default());
+        assert_eq!(bare.availability, Availability::Exact);
+        assert!(bare.did_you_mean.is_none());
+
+        let later: SearchResults = serde_json::from_value(json!({
+            "items": [], "page": 1, "per_page": 20, "total": 0, "availability": "estimated"
+        }))
+        .expect("an availability word added later reads");
+        assert_eq!(later.availability, Availability::Unknown);
+    }
+
+    #[test]
+    fn sort_words_parse_leniently() {
+        assert_eq!(Sort::parse(" title "), Sort::Title);
+        assert_eq!(Sort::parse("newest"), Sort::Newest);
+        assert_eq!(Sort::parse("year"), Sort::Year);
+        assert_eq!(Sort::parse("random"), Sort::Relevance);
+        assert_eq!(Sort::parse(""), Sort::Relevance);
     }
 
     #[test]

@@ -1,18 +1,24 @@
-//! The catalogue: `/books` (search, filters, pages), `/books/{id}` (detail, availability,
-//! Borrow) and `POST /books/{id}/borrow`.
+//! The catalogue: `/books` (search, facets, order, numbered pages, "did you mean"),
+//! `/books/{id}` (detail, availability, Borrow) and `POST /books/{id}/borrow`. The links of
+//! the search page are built in [`search`].
+
+mod search;
 
 use askama::Template;
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::response::{Html, Response};
 use axum::routing::{get, post};
-use serde::Deserialize;
 
-use super::shared::{AppState, IdPath, NoFields, page_number, see_other};
-use crate::api::{ApiError, Book, BookQuery};
+use self::search::{
+    ActiveFilter, DidYouMean, FacetGroup, SearchParams, SortOption, active_filters, clear_filters,
+    did_you_mean, facet_groups, href, is_search, sort_options,
+};
+use super::shared::{AppState, IdPath, NoFields, see_other};
+use crate::api::{ApiError, Availability, Book, SearchResults};
 use crate::error::{Result, capitalise};
 use crate::session::{CsrfForm, CurrentUser, FlashKind, Session};
-use crate::views::{Layout, Pager, day, query_string, render};
+use crate::views::{Layout, Pager, day, render};
 
 /// Books per catalogue page.
 pub const PER_PAGE: u32 = 20;
@@ -24,15 +30,6 @@ pub fn router() -> Router<AppState> {
         .route("/books/{id}/borrow", post(borrow))
 }
 
-#[derive(Debug, Default, Deserialize)]
-struct SearchParams {
-    q: Option<String>,
-    author: Option<String>,
-    subject: Option<String>,
-    available: Option<String>,
-    page: Option<String>,
-}
-
 #[derive(Template)]
 #[template(path = "catalogue.html")]
 struct CatalogueView {
@@ -41,60 +38,60 @@ struct CatalogueView {
     author: String,
     subject: String,
     available_only: bool,
+    /// Kept in the form as hidden fields, so new words keep a decade chosen from the facets.
+    year_from: String,
+    year_to: String,
+    sorts: Vec<SortOption>,
     books: Vec<Book>,
     total: u64,
     pager: Pager,
     searched: bool,
     problem: Option<String>,
+    facets: Vec<FacetGroup>,
+    active: Vec<ActiveFilter>,
+    /// Shown with two filters or more.
+    clear_all: Option<String>,
+    did_you_mean: Option<DidYouMean>,
+    /// MySQL could not be read: copies shown may be out of date.
+    last_known: bool,
 }
 
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 async fn catalogue(
     State(state): State<AppState>,
     session: Session,
     Query(params): Query<SearchParams>,
 ) -> Result<Html<String>> {
-    let text = |v: &Option<String>| v.as_deref().unwrap_or("").trim().to_owned();
-    let query = BookQuery {
-        q: text(&params.q),
-        author: text(&params.author),
-        subject: text(&params.subject),
-        available_only: matches!(params.available.as_deref(), Some("true" | "on" | "1")),
-        page: page_number(params.page.as_deref()),
-        per_page: PER_PAGE,
-    };
-    let base = format!(
-        "/books?{}",
-        query_string(&[
-            ("q", &query.q),
-            ("author", &query.author),
-            ("subject", &query.subject),
-            ("available", if query.available_only { "true" } else { "" }),
-        ])
-    );
-    let base = base.trim_end_matches('?').to_owned();
-    let searched = !(query.q.is_empty() && query.author.is_empty() && query.subject.is_empty())
-        || query.available_only;
-    let (books, total, pages, problem) = match state.api.search_books(&query).await {
-        Ok(found) => {
-            let pages = found.pages();
-            (found.items, found.total, pages, None)
-        }
+    let query = params.query(PER_PAGE);
+    let (found, problem) = match state.api.search_books(&query).await {
+        Ok(found) => (found, None),
         // A search the API finds invalid (a term too long): say so on the page.
-        Err(ApiError::Invalid { message, .. }) => (Vec::new(), 0, 1, Some(capitalise(&message))),
+        Err(ApiError::Invalid { message, .. }) => {
+            (SearchResults::default(), Some(capitalise(&message)))
+        }
         Err(other) => return Err(other.into()),
     };
+    let active = active_filters(&query);
+    let year = |y: Option<i32>| y.map(|y| y.to_string()).unwrap_or_default();
     render(&CatalogueView {
         layout: Layout::new(&session, "Catalogue"),
+        pager: Pager::new(&href(&query), query.page, found.books.pages()),
+        facets: facet_groups(&query, &found.facets),
+        last_known: found.availability == Availability::LastKnown,
+        sorts: sort_options(query.sort),
+        searched: is_search(&query),
+        clear_all: (active.len() > 1).then(|| clear_filters(&query)),
+        did_you_mean: did_you_mean(&query, found.did_you_mean),
+        year_from: year(query.year_from),
+        year_to: year(query.year_to),
         available_only: query.available_only,
-        pager: Pager::new(&base, query.page, pages),
         q: query.q,
         author: query.author,
         subject: query.subject,
-        books,
-        total,
-        searched,
+        books: found.books.items,
+        total: found.books.total,
         problem,
+        active,
     })
 }
 
@@ -105,7 +102,7 @@ struct BookView {
     book: Book,
 }
 
-#[tracing::instrument(skip_all, fields(book_id = id))]
+#[tracing::instrument(level = "debug", skip_all, fields(book_id = id))]
 async fn book(
     State(state): State<AppState>,
     session: Session,
@@ -118,7 +115,7 @@ async fn book(
     })
 }
 
-#[tracing::instrument(skip_all, fields(book_id = id))]
+#[tracing::instrument(level = "debug", skip_all, fields(book_id = id))]
 async fn borrow(
     State(state): State<AppState>,
     session: Session,
@@ -143,5 +140,72 @@ async fn borrow(
             Ok(see_other(&format!("/books/{id}")))
         }
         Err(other) => Err(other.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{BookQuery, Facets};
+
+    /// The catalogue page for the words `gardne`, the API's (empty) answer changed by `change`.
+    fn page(change: impl FnOnce(&mut SearchResults)) -> String {
+        let query = BookQuery {
+            q: "gardne".into(),
+            page: 1,
+            per_page: PER_PAGE,
+            ..BookQuery::default()
+        };
+        let mut found = SearchResults::default();
+        change(&mut found);
+        CatalogueView {
+            layout: Layout {
+                title: "Catalogue".into(),
+                user: None,
+                csrf: String::new(),
+                flash: None,
+            },
+            pager: Pager::new(&href(&query), 1, found.books.pages()),
+            facets: facet_groups(&query, &found.facets),
+            last_known: found.availability == Availability::LastKnown,
+            sorts: sort_options(query.sort),
+            searched: true,
+            clear_all: None,
+            did_you_mean: did_you_mean(&query, found.did_you_mean),
+            year_from: String::new(),
+            year_to: String::new(),
+            available_only: false,
+            q: query.q,
+            author: String::new(),
+            subject: String::new(),
+            books: Vec::new(),
+            total: 0,
+            problem: None,
+            active: Vec::new(),
+        }
+        .render()
+        .expect("the catalogue renders")
+    }
+
+    #[test]
+    fn copies_from_the_index_carry_a_notice_that_they_may_not_be_current() {
+        let notice = "may not be current";
+        assert!(!page(|_| {}).contains(notice));
+        assert!(page(|found| found.availability = Availability::LastKnown).contains(notice));
+    }
+
+    #[test]
+    fn without_facets_there_is_no_sidebar_and_a_correction_is_offered_as_a_link() {
+        let plain = page(|_| {});
+        assert!(!plain.contains("class=\"facets\""));
+        assert!(!plain.contains("Did you mean"));
+        let offered = page(|found| {
+            found.did_you_mean = Some("garden".into());
+            found.facets = Facets::default();
+        });
+        assert!(
+            offered.contains("Did you mean <a href=\"/books?q=garden\">garden</a>?"),
+            "{offered}"
+        );
     }
 }

@@ -140,8 +140,20 @@ impl Stack {
         Visitor::new(&self.web)
     }
 
-    /// Adds a book through the API (as the librarian) and returns its id.
+    /// Adds a book published in 1990 through the API (as the librarian) and returns its id.
     pub async fn book(&self, title: &str, author: &str, subject: &str, copies: i64) -> u64 {
+        self.book_of(title, author, subject, copies, 1990).await
+    }
+
+    /// Adds a book published in `year` through the API and returns its id.
+    pub async fn book_of(
+        &self,
+        title: &str,
+        author: &str,
+        subject: &str,
+        copies: i64,
+        year: i32,
+    ) -> u64 {
         let reply = reqwest::Client::new()
             .post(format!("{}/api/v1/books", self.api))
             .bearer_auth(&self.librarian)
@@ -150,7 +162,7 @@ impl Stack {
                 "title": title,
                 "authors": [author],
                 "publisher": "Test Press",
-                "year": 1990,
+                "year": year,
                 "subjects": [subject],
                 "copies_total": copies,
             }))
@@ -233,10 +245,62 @@ impl Page {
         self.body[start..end].to_owned()
     }
 
+    /// The `href` of the link at the first `marker` (something inside its tag, or `>` and
+    /// the start of its text, as the page writes them), unescaped: the path to follow.
+    pub fn link(&self, marker: &str) -> String {
+        let at = self
+            .body
+            .find(marker)
+            .unwrap_or_else(|| panic!("no {marker:?} on the page:\n{}", self.body));
+        let tag = self.body[..at]
+            .rfind("<a ")
+            .expect("a link holds the marker");
+        let start = self.body[tag..at]
+            .find("href=\"")
+            .expect("the link has an href")
+            + tag
+            + "href=\"".len();
+        let end = self.body[start..].find('"').expect("the href ends") + start;
+        unescape(&self.body[start..end])
+    }
+
+    /// The `href` of the link marked `aria-current="page"` (the current page of a listing).
+    pub fn current_page_link(&self) -> Option<String> {
+        let end = self.body.find("\" aria-current=\"page\"")?;
+        let start = self.body[..end].rfind("href=\"")? + "href=\"".len();
+        Some(unescape(&self.body[start..end]))
+    }
+
+    /// Whether the first occurrences of `texts` come in this order (each must be present).
+    pub fn in_order(&self, texts: &[&str]) -> bool {
+        let at: Vec<usize> = texts
+            .iter()
+            .map(|t| {
+                self.body
+                    .find(t)
+                    .unwrap_or_else(|| panic!("{t:?} is not on the page"))
+            })
+            .collect();
+        at.windows(2).all(|w| w[0] < w[1])
+    }
+
     /// How many times `needle` occurs in the body.
     pub fn count(&self, needle: &str) -> usize {
         self.body.matches(needle).count()
     }
+}
+
+/// Text of an attribute as askama escapes it, read back.
+pub fn unescape(text: &str) -> String {
+    text.replace("&#38;", "&")
+        .replace("&amp;", "&")
+        .replace("&#34;", "\"")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&#60;", "<")
+        .replace("&lt;", "<")
+        .replace("&#62;", ">")
+        .replace("&gt;", ">")
 }
 
 /// A browser without JavaScript: keeps the session cookie, does not follow redirects (tests

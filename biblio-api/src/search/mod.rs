@@ -22,14 +22,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use common::sync::{lock, read, write};
-use tantivy::collector::{Collector, Count, FacetCollector, FacetCounts, TopDocs};
+use tantivy::collector::{Collector, Count, SegmentCollector, TopDocs};
+use tantivy::columnar::Column;
 use tantivy::query::{Query, TermQuery};
 use tantivy::schema::{
-    FAST, Facet, FacetOptions, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema,
-    TextFieldIndexing, TextOptions, Value as _,
+    FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing,
+    TextOptions, Value as _,
 };
 use tantivy::{
-    DocAddress, Index, IndexReader, IndexWriter, Order, ReloadPolicy, TantivyDocument, Term,
+    DocAddress, DocId, Index, IndexReader, IndexWriter, Order, ReloadPolicy, Score, SegmentOrdinal,
+    SegmentReader, TantivyDocument, Term,
 };
 
 use crate::domain::book::{Book, BookSearch, Sort};
@@ -133,10 +135,9 @@ impl SearchIndex {
         let position = self.position();
         let searcher = engine.reader.searcher();
         let query = engine.query(&searcher, search)?;
-        let mut facets = FacetCollector::for_field("facets");
-        for root in ["/subject", "/author", "/decade"] {
-            facets.add_facet(root);
-        }
+        let facets = FacetCounter {
+            values: lock(&engine.names).keys.len(),
+        };
         let limit = search.page.per_page as usize;
         // Never more than the documents there are, however deep the page asked for.
         let offset = (search.page.offset().min(searcher.num_docs())) as usize;
@@ -173,7 +174,7 @@ impl SearchIndex {
         Ok(Hits {
             ids,
             total: total as u64,
-            facets: engine.facets(&counts),
+            facets: engine.facets(counts),
             position,
         })
     }
@@ -285,8 +286,8 @@ fn collect<C, K>(
     searcher: &tantivy::Searcher,
     query: &dyn Query,
     top: C,
-    facets: FacetCollector,
-) -> Result<(Vec<DocAddress>, usize, FacetCounts), Error>
+    facets: FacetCounter,
+) -> Result<(Vec<DocAddress>, usize, Vec<u32>), Error>
 where
     C: Collector<Fruit = Vec<(K, DocAddress)>>,
 {
@@ -312,7 +313,9 @@ struct Fields {
     /// Folded full author names and subject headings, matched whole (facet filters).
     author_key: Field,
     subject_key: Field,
-    facets: Field,
+    /// The facet values of a book (subjects, authors, decade) as ids of `Names::keys`: counted
+    /// per match from this column, far cheaper than facet terms (docs/BENCHMARKS.md).
+    facet_ids: Field,
     year: Field,
     /// 1 while a copy is on the shelf, as of the last change applied.
     available: Field,
@@ -323,11 +326,34 @@ struct Fields {
     doc: Field,
 }
 
-/// Display names of facet keys, and the words of the catalogue (for "did you mean").
+/// The facet values seen (each with an id, its kind and how the catalogue spells it), and the
+/// words of the catalogue (for "did you mean").
 #[derive(Default)]
 struct Names {
-    display: HashMap<String, String>,
+    ids: HashMap<(FacetKind, String), u64>,
+    keys: Vec<(FacetKind, String)>,
     vocabulary: HashMap<String, u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum FacetKind {
+    Subject,
+    Author,
+    Decade,
+}
+
+impl Names {
+    /// The id of a facet value, keyed by its folded form; the display spelling is the latest.
+    fn id(&mut self, kind: FacetKind, key: String, display: &str) -> u64 {
+        if let Some(id) = self.ids.get(&(kind, key.clone())) {
+            self.keys[*id as usize].1 = display.to_owned();
+            return *id;
+        }
+        let id = self.keys.len() as u64;
+        self.keys.push((kind, display.to_owned()));
+        self.ids.insert((kind, key), id);
+        id
+    }
 }
 
 struct Engine {
@@ -353,7 +379,7 @@ impl Engine {
             isbn: schema.add_text_field("isbn", STRING),
             author_key: schema.add_text_field("author_key", STRING),
             subject_key: schema.add_text_field("subject_key", STRING),
-            facets: schema.add_facet_field("facets", FacetOptions::default()),
+            facet_ids: schema.add_u64_field("facet_ids", FAST),
             year: schema.add_u64_field("year", INDEXED | FAST),
             available: schema.add_u64_field("available", INDEXED),
             title_sort: schema.add_text_field("title_sort", STRING.set_fast("raw")),
@@ -408,9 +434,14 @@ impl Engine {
         doc.add_text(f.isbn, &book.isbn);
         doc.add_text(f.title_sort, fold(&book.title));
         doc.add_text(f.title_raw, book.title.to_lowercase());
-        for (list, field, key_field, root) in [
-            (&book.authors, f.authors, f.author_key, "author"),
-            (&book.subjects, f.subjects, f.subject_key, "subject"),
+        for (list, field, key_field, kind) in [
+            (&book.authors, f.authors, f.author_key, FacetKind::Author),
+            (
+                &book.subjects,
+                f.subjects,
+                f.subject_key,
+                FacetKind::Subject,
+            ),
         ] {
             for entry in list {
                 doc.add_text(field, entry);
@@ -419,14 +450,16 @@ impl Engine {
                     continue;
                 }
                 doc.add_text(key_field, &key);
-                doc.add_facet(f.facets, Facet::from_path([root, key.as_str()]));
-                names.display.insert(format!("{root}/{key}"), entry.clone());
+                doc.add_u64(f.facet_ids, names.id(kind, key, entry));
             }
         }
         if let Some(year) = book.year.and_then(|y| u64::try_from(y).ok()) {
             doc.add_u64(f.year, year);
             let decade = (year / 10 * 10).to_string();
-            doc.add_facet(f.facets, Facet::from_path(["decade", decade.as_str()]));
+            doc.add_u64(
+                f.facet_ids,
+                names.id(FacetKind::Decade, decade.clone(), &decade),
+            );
         }
         doc.add_u64(f.available, u64::from(book.copies_available > 0));
         if let Ok(json) = serde_json::to_string(book) {
@@ -468,33 +501,95 @@ impl Engine {
             .and_then(|json| serde_json::from_str(json).ok()))
     }
 
-    fn facets(&self, counts: &FacetCounts) -> Facets {
+    /// The most frequent values of each facet, from the counts per facet id.
+    fn facets(&self, counts: Vec<u32>) -> Facets {
         let names = lock(&self.names);
-        let list = |root: &str| -> Vec<FacetCount> {
-            counts
-                .top_k(format!("/{root}").as_str(), FACET_VALUES)
-                .into_iter()
-                .map(|(facet, count)| {
-                    let key = facet
-                        .to_path()
-                        .last()
-                        .copied()
-                        .unwrap_or_default()
-                        .to_owned();
-                    let value = names
-                        .display
-                        .get(&format!("{root}/{key}"))
-                        .cloned()
-                        .unwrap_or(key);
-                    FacetCount { value, count }
-                })
-                .collect()
-        };
-        Facets {
-            subject: list("subject"),
-            author: list("author"),
-            decade: list("decade"),
+        let mut ranked: Vec<(u32, usize)> = counts
+            .into_iter()
+            .enumerate()
+            .filter(|(_, n)| *n > 0)
+            .map(|(id, n)| (n, id))
+            .collect();
+        // Most frequent first, then the value's spelling, so equal counts keep one order.
+        ranked.sort_by(|a, b| {
+            b.0.cmp(&a.0)
+                .then_with(|| names.keys[a.1].1.cmp(&names.keys[b.1].1))
+        });
+        let mut facets = Facets::default();
+        for (count, id) in ranked {
+            let (kind, value) = &names.keys[id];
+            let list = match kind {
+                FacetKind::Subject => &mut facets.subject,
+                FacetKind::Author => &mut facets.author,
+                FacetKind::Decade => &mut facets.decade,
+            };
+            if list.len() < FACET_VALUES {
+                list.push(FacetCount {
+                    value: value.clone(),
+                    count: u64::from(count),
+                });
+            }
         }
+        facets
+    }
+}
+
+/// Counts the facet ids of every match, from the `facet_ids` column.
+struct FacetCounter {
+    /// Facet ids known when the search began (the vector grows if a newer one shows up).
+    values: usize,
+}
+
+struct SegmentFacetCounter {
+    column: Column<u64>,
+    counts: Vec<u32>,
+}
+
+impl Collector for FacetCounter {
+    type Fruit = Vec<u32>;
+    type Child = SegmentFacetCounter;
+
+    fn for_segment(
+        &self,
+        _segment: SegmentOrdinal,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<SegmentFacetCounter> {
+        Ok(SegmentFacetCounter {
+            column: reader.fast_fields().u64("facet_ids")?,
+            counts: vec![0; self.values],
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        false
+    }
+
+    fn merge_fruits(&self, segments: Vec<Vec<u32>>) -> tantivy::Result<Vec<u32>> {
+        let mut total = vec![0u32; segments.iter().map(Vec::len).max().unwrap_or(0)];
+        for counts in segments {
+            for (sum, n) in total.iter_mut().zip(counts) {
+                *sum += n;
+            }
+        }
+        Ok(total)
+    }
+}
+
+impl SegmentCollector for SegmentFacetCounter {
+    type Fruit = Vec<u32>;
+
+    fn collect(&mut self, doc: DocId, _score: Score) {
+        for id in self.column.values_for_doc(doc) {
+            let id = id as usize;
+            if id >= self.counts.len() {
+                self.counts.resize(id + 1, 0);
+            }
+            self.counts[id] += 1;
+        }
+    }
+
+    fn harvest(self) -> Vec<u32> {
+        self.counts
     }
 }
 

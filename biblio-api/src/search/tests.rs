@@ -333,3 +333,58 @@ fn edit_distance_counts_swaps_as_one_edit() {
     assert_eq!(query::edit_distance("grdn", "garden", 1), None);
     assert_eq!(query::edit_distance("", "ab", 2), Some(2));
 }
+
+#[test]
+#[ignore = "a timing probe, run by hand"]
+fn probe_query_costs() {
+    let index = SearchIndex::new();
+    index
+        .rebuild(crate::seed::synthetic_books(10_000, 42), 0)
+        .expect("builds");
+    let engine = index.engine();
+    let searcher = engine.reader.searcher();
+    println!("segments: {}", searcher.segment_readers().len());
+    let f = engine.fields;
+    let time = |label: &str, query: &dyn Query| {
+        let started = std::time::Instant::now();
+        let mut n = 0;
+        for _ in 0..20 {
+            n = searcher.search(query, &Count).expect("counts");
+        }
+        println!("{label}: {n} matches, {:?} each", started.elapsed() / 20);
+    };
+    let exact = TermQuery::new(
+        Term::from_field_text(f.title, "history"),
+        IndexRecordOption::WithFreqs,
+    );
+    time("exact title", &exact);
+    let fuzzy =
+        tantivy::query::FuzzyTermQuery::new(Term::from_field_text(f.title, "history"), 1, true);
+    time("fuzzy title", &fuzzy);
+    let prefix = tantivy::query::FuzzyTermQuery::new_prefix(
+        Term::from_field_text(f.title, "history"),
+        0,
+        true,
+    );
+    time("prefix title", &prefix);
+    let params = BookSearchParams {
+        q: Some("history".into()),
+        ..BookSearchParams::default()
+    };
+    let search = BookSearch::parse(&params).expect("valid");
+    let full = engine.query(&searcher, &search).expect("query");
+    time("full query, count", full.as_ref());
+    let started = std::time::Instant::now();
+    for _ in 0..20 {
+        index.search(&search).expect("searches");
+    }
+    println!("full search with facets: {:?} each", started.elapsed() / 20);
+    let facets = FacetCounter {
+        values: lock(&engine.names).keys.len(),
+    };
+    let started = std::time::Instant::now();
+    for _ in 0..20 {
+        searcher.search(&exact, &facets).expect("facets");
+    }
+    println!("facets on exact: {:?} each", started.elapsed() / 20);
+}

@@ -13,13 +13,24 @@
 //! once when it recovers, not once per batch), or a full queue while a slow collector holds the
 //! exporter (refused at the door by [`Bounded`], logged once per overflow). The exporters' own HTTP/gRPC traffic is filtered out
 //! of the OpenTelemetry layers so it is never exported in turn.
+//!
+//! Sampling: `OTEL_TRACES_SAMPLER=traceidratio` or `parentbased_traceidratio` (with
+//! `OTEL_TRACES_SAMPLER_ARG`) samples as the specification says, except that what the ratio
+//! leaves out is still recorded ([`RatioKeepingErrors`]) and held in memory until its request
+//! ends ([`Held`]): a request that failed (a server span with status error) or took
+//! [`SLOW_REQUEST`] or more is exported whole, whatever the draw. Every other sampler is the
+//! SDK's own. Spans carry only their own attributes: no source location, thread or target.
 
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use opentelemetry::KeyValue;
-use opentelemetry::trace::TracerProvider as _;
+use opentelemetry::trace::{
+    Link, SpanContext, SpanId, SpanKind, Status, TraceContextExt as _, TraceId, TraceState,
+    TracerProvider as _,
+};
 use opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
@@ -28,8 +39,8 @@ use opentelemetry_sdk::logs::{
 };
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::{
-    BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider, SpanData, SpanExporter,
-    SpanProcessor,
+    BatchConfigBuilder, BatchSpanProcessor, Sampler, SamplingDecision, SamplingResult,
+    SdkTracerProvider, ShouldSample, SpanData, SpanExporter, SpanProcessor,
 };
 use tracing_subscriber::fmt::format::{FormatEvent, FormatFields, Writer};
 use tracing_subscriber::fmt::{FmtContext, format::JsonFields};
@@ -38,6 +49,14 @@ use tracing_subscriber::{EnvFilter, Layer, fmt, layer::SubscriberExt, util::Subs
 
 /// Spans or log records waiting for export, per signal; past this they are dropped.
 const QUEUE_SIZE: usize = 4096;
+
+/// A request at least this slow is exported whatever the sampling draw (the collector's tail
+/// sampling keeps traces over the same threshold, and `RouteLatencyHigh` warns at a p99 of 1 s).
+pub const SLOW_REQUEST: Duration = Duration::from_secs(1);
+
+/// Spans of sampled-out traces held until their request ends, at most (then newer ones are not
+/// held: an error past this many requests in flight may go unexported).
+const HELD_SPANS: usize = 4096;
 
 /// Who is emitting: the defaults for resource attributes the environment does not set.
 #[derive(Debug, Clone)]
@@ -108,6 +127,9 @@ pub fn init(service: ServiceInfo) -> TelemetryGuard {
     // A tracer always runs, so requests join their caller's trace and logs carry trace and
     // span ids; it exports only when an endpoint is configured.
     let mut tracer = SdkTracerProvider::builder().with_resource(resource.clone());
+    if let Some(sampler) = export.traces.and(RatioKeepingErrors::from_env()) {
+        tracer = tracer.with_sampler(sampler);
+    }
     if let Some(protocol) = export.traces {
         match span_exporter(protocol, handle.as_ref()) {
             Ok(exporter) => {
@@ -128,6 +150,7 @@ pub fn init(service: ServiceInfo) -> TelemetryGuard {
                 tracer = tracer.with_span_processor(Bounded {
                     inner: processor,
                     room,
+                    held: Held::default(),
                 });
             }
             Err(e) => problems.push(format!("OTLP trace exporter: {e}")),
@@ -160,6 +183,7 @@ pub fn init(service: ServiceInfo) -> TelemetryGuard {
                         .with_log_processor(Bounded {
                             inner: processor,
                             room,
+                            held: Held::default(),
                         })
                         .with_resource(resource.clone())
                         .build(),
@@ -174,6 +198,12 @@ pub fn init(service: ServiceInfo) -> TelemetryGuard {
     let trace_layer = tracer.as_ref().map(|provider| {
         tracing_opentelemetry::layer()
             .with_tracer(provider.tracer(service.name))
+            // Six attributes on every span that no one reads (source file, module, line, thread
+            // id and name, target), and tracing's busy/idle times: each costs encoding per span.
+            .with_location(false)
+            .with_threads(false)
+            .with_target(false)
+            .with_tracked_inactivity(false)
             .with_filter(otel_filter())
     });
     let log_layer = logger
@@ -366,11 +396,149 @@ impl QueueRoom {
     }
 }
 
-/// A batch processor behind a door that refuses (and counts) what its queue has no room for.
+/// `traceidratio` and `parentbased_traceidratio` as the specification has them, except that
+/// a span the ratio leaves out is recorded (`RecordOnly`) rather than dropped, so that [`Held`]
+/// can still export its request if it fails or is slow. `traceidratio` decides by trace id
+/// alone, whatever a remote parent's flag says (nginx, which traces every request, sends
+/// "sampled"): the web and the API draw the same for the same trace. Spans with a local parent
+/// follow it.
+#[derive(Debug, Clone)]
+struct RatioKeepingErrors {
+    ratio: f64,
+    parent_based: bool,
+}
+
+impl RatioKeepingErrors {
+    /// The sampler `OTEL_TRACES_SAMPLER(_ARG)` asks for, when it is one of the two ratios.
+    fn from_env() -> Option<Self> {
+        let sampler = std::env::var("OTEL_TRACES_SAMPLER").ok()?;
+        let parent_based = match sampler.trim() {
+            "traceidratio" => false,
+            "parentbased_traceidratio" => true,
+            _ => return None,
+        };
+        // As the SDK does: a missing or invalid argument means 1.0.
+        let ratio = std::env::var("OTEL_TRACES_SAMPLER_ARG")
+            .ok()
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|r| (0.0..=1.0).contains(r))
+            .unwrap_or(1.0);
+        Some(Self {
+            ratio,
+            parent_based,
+        })
+    }
+}
+
+impl ShouldSample for RatioKeepingErrors {
+    fn should_sample(
+        &self,
+        parent_context: Option<&opentelemetry::Context>,
+        trace_id: TraceId,
+        name: &str,
+        span_kind: &SpanKind,
+        attributes: &[KeyValue],
+        links: &[Link],
+    ) -> SamplingResult {
+        let parent = parent_context
+            .map(|cx| cx.span().span_context().clone())
+            .filter(SpanContext::is_valid);
+        let sampled = match &parent {
+            Some(p) if self.parent_based || !p.is_remote() => p.is_sampled(),
+            _ => {
+                Sampler::TraceIdRatioBased(self.ratio)
+                    .should_sample(None, trace_id, name, span_kind, attributes, links)
+                    .decision
+                    == SamplingDecision::RecordAndSample
+            }
+        };
+        SamplingResult {
+            decision: if sampled {
+                SamplingDecision::RecordAndSample
+            } else {
+                SamplingDecision::RecordOnly
+            },
+            attributes: Vec::new(),
+            trace_state: parent.map_or_else(TraceState::default, |p| p.trace_state().clone()),
+        }
+    }
+}
+
+/// The spans of sampled-out traces, per trace, until the trace's local root (the server span
+/// of a request, or a background task's first span) ends: if it failed or was slow, all of
+/// them are exported, marked sampled; otherwise they are let go.
+#[derive(Debug, Default)]
+struct Held {
+    /// Trace → (when its first span was held, its spans). Each change is one insert or
+    /// remove, so a poisoned lock is recovered (`crate::sync::lock`).
+    traces: Mutex<HashMap<TraceId, (Instant, Vec<SpanData>)>>,
+    count: AtomicUsize,
+}
+
+impl Held {
+    /// Takes a sampled-out span; returns the spans to export now (none, or a whole request).
+    fn on_end(&self, span: SpanData) -> Vec<SpanData> {
+        let trace_id = span.span_context.trace_id();
+        let local_root = span.parent_span_id == SpanId::INVALID || span.parent_span_is_remote;
+        let mut traces = crate::sync::lock(&self.traces);
+        if !local_root {
+            if self.count.load(Ordering::Relaxed) >= HELD_SPANS {
+                // Spans whose request never ended here (a task outliving its request).
+                let now = Instant::now();
+                traces.retain(|_, (since, _)| now.duration_since(*since) < Duration::from_secs(30));
+                self.count.store(
+                    traces.values().map(|(_, spans)| spans.len()).sum(),
+                    Ordering::Relaxed,
+                );
+                if self.count.load(Ordering::Relaxed) >= HELD_SPANS {
+                    return Vec::new();
+                }
+            }
+            traces
+                .entry(trace_id)
+                .or_insert_with(|| (Instant::now(), Vec::new()))
+                .1
+                .push(span);
+            self.count.fetch_add(1, Ordering::Relaxed);
+            return Vec::new();
+        }
+        let mut spans = traces.remove(&trace_id).map(|(_, s)| s).unwrap_or_default();
+        drop(traces);
+        let _ = self
+            .count
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                Some(n.saturating_sub(spans.len()))
+            });
+        let failed = matches!(span.status, Status::Error { .. });
+        let slow = span
+            .end_time
+            .duration_since(span.start_time)
+            .is_ok_and(|took| took >= SLOW_REQUEST);
+        if !failed && !slow {
+            return Vec::new();
+        }
+        spans.push(span);
+        for span in &mut spans {
+            let sc = &span.span_context;
+            span.span_context = SpanContext::new(
+                sc.trace_id(),
+                sc.span_id(),
+                sc.trace_flags().with_sampled(true),
+                false,
+                sc.trace_state().clone(),
+            );
+        }
+        spans
+    }
+}
+
+/// A batch processor behind a door that refuses (and counts) what its queue has no room for;
+/// for spans, sampled-out ones go to [`Held`] first.
 #[derive(Debug)]
 struct Bounded<P> {
     inner: P,
     room: QueueRoom,
+    held: Held,
 }
 
 impl<P: SpanProcessor> SpanProcessor for Bounded<P> {
@@ -379,8 +547,16 @@ impl<P: SpanProcessor> SpanProcessor for Bounded<P> {
     }
 
     fn on_end(&self, span: SpanData) {
-        if self.room.take() {
-            self.inner.on_end(span);
+        if span.span_context.is_sampled() {
+            if self.room.take() {
+                self.inner.on_end(span);
+            }
+            return;
+        }
+        for span in self.held.on_end(span) {
+            if self.room.take() {
+                self.inner.on_end(span);
+            }
         }
     }
 
@@ -571,5 +747,129 @@ where
             }
             _ => writer.write_str(&line),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::SystemTime;
+
+    use opentelemetry::trace::{
+        SpanContext, SpanId, SpanKind, Status, TraceContextExt as _, TraceFlags, TraceId,
+    };
+    use opentelemetry::{Context, InstrumentationScope};
+    use opentelemetry_sdk::trace::{SamplingDecision, ShouldSample, SpanData};
+
+    use super::{Held, RatioKeepingErrors, SLOW_REQUEST};
+
+    fn span(trace: u128, id: u64, parent: u64, took: std::time::Duration, error: bool) -> SpanData {
+        let start = SystemTime::UNIX_EPOCH;
+        SpanData {
+            span_context: SpanContext::new(
+                TraceId::from(trace),
+                SpanId::from(id),
+                TraceFlags::default(),
+                false,
+                Default::default(),
+            ),
+            parent_span_id: SpanId::from(parent),
+            parent_span_is_remote: false,
+            span_kind: if parent == 0 {
+                SpanKind::Server
+            } else {
+                SpanKind::Internal
+            },
+            name: "test".into(),
+            start_time: start,
+            end_time: start + took,
+            attributes: Vec::new(),
+            dropped_attributes_count: 0,
+            events: Default::default(),
+            links: Default::default(),
+            status: if error {
+                Status::error("5xx")
+            } else {
+                Status::Unset
+            },
+            instrumentation_scope: InstrumentationScope::builder("test").build(),
+        }
+    }
+
+    #[test]
+    fn a_sampled_out_request_is_exported_whole_only_when_it_failed_or_was_slow() {
+        let held = Held::default();
+        let fast = std::time::Duration::from_millis(3);
+        // An ordinary request: its database span is held, then let go with the server span.
+        assert!(held.on_end(span(1, 11, 10, fast, false)).is_empty());
+        assert!(held.on_end(span(1, 10, 0, fast, false)).is_empty());
+        // A failed one: both spans, marked sampled.
+        assert!(held.on_end(span(2, 21, 20, fast, false)).is_empty());
+        let failed = held.on_end(span(2, 20, 0, fast, true));
+        assert_eq!(failed.len(), 2);
+        assert!(failed.iter().all(|s| s.span_context.is_sampled()));
+        // A slow one.
+        assert!(held.on_end(span(3, 31, 30, fast, false)).is_empty());
+        assert_eq!(held.on_end(span(3, 30, 0, SLOW_REQUEST, false)).len(), 2);
+        // Nothing is left behind.
+        assert!(crate::sync::lock(&held.traces).is_empty());
+        assert_eq!(held.count.load(std::sync::atomic::Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn the_ratio_records_what_it_does_not_sample() {
+        let sampler = RatioKeepingErrors {
+            ratio: 0.1,
+            parent_based: false,
+        };
+        let decisions: Vec<SamplingDecision> = (0..1_000u128)
+            .map(|i| {
+                let trace =
+                    TraceId::from(i.wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835));
+                sampler
+                    .should_sample(None, trace, "GET /", &SpanKind::Server, &[], &[])
+                    .decision
+            })
+            .collect();
+        let sampled = decisions
+            .iter()
+            .filter(|d| **d == SamplingDecision::RecordAndSample)
+            .count();
+        assert!((50..150).contains(&sampled), "{sampled} of 1,000 sampled");
+        assert!(decisions.iter().all(|d| *d != SamplingDecision::Drop));
+        // nginx says "sampled" for every request: traceidratio draws by trace id all the same,
+        // parentbased_traceidratio follows it.
+        let unsampled = (0..1_000u128)
+            .map(|i| TraceId::from(i.wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835)))
+            .find(|t| {
+                sampler
+                    .should_sample(None, *t, "GET /", &SpanKind::Server, &[], &[])
+                    .decision
+                    == SamplingDecision::RecordOnly
+            })
+            .expect("nine in ten are not sampled");
+        let from_nginx = Context::new().with_remote_span_context(SpanContext::new(
+            unsampled,
+            SpanId::from(1u64),
+            TraceFlags::SAMPLED,
+            true,
+            Default::default(),
+        ));
+        let decide = |parent_based: bool| {
+            RatioKeepingErrors {
+                ratio: 0.1,
+                parent_based,
+            }
+            .should_sample(
+                Some(&from_nginx),
+                unsampled,
+                "GET /",
+                &SpanKind::Server,
+                &[],
+                &[],
+            )
+            .decision
+        };
+        assert_eq!(decide(false), SamplingDecision::RecordOnly);
+        assert_eq!(decide(true), SamplingDecision::RecordAndSample);
     }
 }

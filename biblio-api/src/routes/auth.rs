@@ -25,7 +25,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginInput,
     responses((status = 200, body = Session), (status = 401, description = "wrong email or password"), (status = 422, description = "missing field"),
         (status = 429, description = "too many failed logins for this email: retry after `Retry-After` seconds")))]
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 async fn login(
     State(state): State<AppState>,
     ApiJson(input): ApiJson<LoginInput>,
@@ -36,7 +36,7 @@ async fn login(
 /// End this token: every replica refuses it from now on (within a second for the others).
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", security(("bearer" = [])),
     responses((status = 204, description = "the token is revoked"), (status = 401, description = "no token, or an invalid, expired or revoked one")))]
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 async fn logout(State(state): State<AppState>, Bearer(token): Bearer) -> Result<StatusCode, Error> {
     state.revocations.revoke(&token).await?;
     tracing::info!(member_id = token.caller.member_id.0, "logout");

@@ -23,7 +23,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[utoipa::path(post, path = "/api/v1/loans", tag = "loans", request_body = LoanInput, security(("bearer" = [])),
     responses((status = 201, body = Loan), (status = 401), (status = 403),
         (status = 409, description = "no copy available, or the member's limit of 10 books"), (status = 422)))]
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 async fn create_loan(
     State(state): State<AppState>,
     caller: Caller,
@@ -38,7 +38,7 @@ async fn create_loan(
 /// List loans: a member's own, or (librarians) anyone's.
 #[utoipa::path(get, path = "/api/v1/loans", tag = "loans", params(LoanListParams), security(("bearer" = [])),
     responses((status = 200, body = Paginated<Loan>), (status = 401), (status = 403), (status = 422)))]
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 async fn list_loans(
     State(state): State<AppState>,
     caller: Caller,
@@ -51,7 +51,7 @@ async fn list_loans(
 /// One loan (its member or librarians).
 #[utoipa::path(get, path = "/api/v1/loans/{id}", tag = "loans", params(("id" = u64, Path, minimum = 1)), security(("bearer" = [])),
     responses((status = 200, body = Loan), (status = 401), (status = 404)))]
-#[tracing::instrument(skip_all, fields(loan_id = id))]
+#[tracing::instrument(level = "debug", skip_all, fields(loan_id = id))]
 async fn get_loan(
     State(state): State<AppState>,
     caller: Caller,
@@ -63,7 +63,7 @@ async fn get_loan(
 /// Return every book of a loan (its member or librarians).
 #[utoipa::path(post, path = "/api/v1/loans/{id}/return", tag = "loans", params(("id" = u64, Path, minimum = 1)), security(("bearer" = [])),
     responses((status = 200, body = Loan), (status = 401), (status = 403), (status = 404), (status = 409, description = "already returned")))]
-#[tracing::instrument(skip_all, fields(loan_id = id))]
+#[tracing::instrument(level = "debug", skip_all, fields(loan_id = id))]
 async fn return_loan(
     State(state): State<AppState>,
     caller: Caller,

@@ -34,7 +34,7 @@ struct PageParams {
 /// List members (librarians).
 #[utoipa::path(get, path = "/api/v1/members", tag = "members", params(PageParams), security(("bearer" = [])),
     responses((status = 200, body = Paginated<Member>), (status = 401), (status = 403), (status = 422)))]
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 async fn list_members(
     State(state): State<AppState>,
     caller: Caller,
@@ -52,7 +52,7 @@ async fn list_members(
 /// Register a member or librarian (librarians).
 #[utoipa::path(post, path = "/api/v1/members", tag = "members", request_body = MemberInput, security(("bearer" = [])),
     responses((status = 201, body = Member), (status = 401), (status = 403), (status = 409, description = "duplicate email"), (status = 422)))]
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 async fn create_member(
     State(state): State<AppState>,
     caller: Caller,
@@ -68,7 +68,7 @@ async fn create_member(
 /// One member (librarians, or the member themself).
 #[utoipa::path(get, path = "/api/v1/members/{id}", tag = "members", params(("id" = u64, Path, minimum = 1)), security(("bearer" = [])),
     responses((status = 200, body = Member), (status = 401), (status = 403), (status = 404)))]
-#[tracing::instrument(skip_all, fields(member_id = id))]
+#[tracing::instrument(level = "debug", skip_all, fields(member_id = id))]
 async fn get_member(
     State(state): State<AppState>,
     caller: Caller,

@@ -24,7 +24,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// The most borrowed books of all time.
 #[utoipa::path(get, path = "/api/v1/reports/top-books", tag = "reports", params(ReportParams),
     responses((status = 200, body = Report<TopBook>), (status = 422)))]
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 async fn top_books(
     State(state): State<AppState>,
     ApiQuery(params): ApiQuery<ReportParams>,
@@ -35,7 +35,7 @@ async fn top_books(
 /// The members who borrowed the most books.
 #[utoipa::path(get, path = "/api/v1/reports/top-members", tag = "reports", params(ReportParams),
     responses((status = 200, body = Report<TopMember>), (status = 422)))]
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 async fn top_members(
     State(state): State<AppState>,
     ApiQuery(params): ApiQuery<ReportParams>,
@@ -48,7 +48,7 @@ async fn top_members(
 /// Unreturned loans past their due date, oldest first (librarians).
 #[utoipa::path(get, path = "/api/v1/reports/overdue", tag = "reports", params(ReportParams), security(("bearer" = [])),
     responses((status = 200, body = Report<OverdueLoan>), (status = 401), (status = 403), (status = 422)))]
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 async fn overdue(
     State(state): State<AppState>,
     caller: Caller,

@@ -67,7 +67,7 @@ fn safe_next(next: &str) -> String {
     }
 }
 
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 async fn login_form(session: Session, Query(params): Query<NextParam>) -> Result<Response> {
     let next = safe_next(params.next.as_deref().unwrap_or("/"));
     if session.user().is_some() {
@@ -82,7 +82,7 @@ async fn login_form(session: Session, Query(params): Query<NextParam>) -> Result
     .into_response())
 }
 
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 async fn login(
     State(state): State<AppState>,
     session: Session,
@@ -138,7 +138,7 @@ async fn login(
     }
 }
 
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 async fn logout_form(session: Session) -> Result<Response> {
     if session.user().is_none() {
         return Ok(see_other("/"));
@@ -149,7 +149,7 @@ async fn logout_form(session: Session) -> Result<Response> {
     .into_response())
 }
 
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 async fn logout(
     State(state): State<AppState>,
     session: Session,

@@ -21,7 +21,7 @@ struct HomeView {
     layout: Layout,
 }
 
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 async fn home(session: Session) -> Result<Html<String>> {
     render(&HomeView {
         layout: Layout::new(&session, "Welcome"),

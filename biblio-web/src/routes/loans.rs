@@ -136,7 +136,7 @@ impl LoansView {
     }
 }
 
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 async fn my_loans(
     State(state): State<AppState>,
     session: Session,
@@ -178,7 +178,7 @@ struct ReturnInput {
     back: String,
 }
 
-#[tracing::instrument(skip_all, fields(loan_id = id))]
+#[tracing::instrument(level = "debug", skip_all, fields(loan_id = id))]
 async fn return_loan(
     State(state): State<AppState>,
     session: Session,

@@ -247,7 +247,7 @@ impl BookPage {
     }
 }
 
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 async fn new_book(session: Session, Librarian(_): Librarian) -> Result<Html<String>> {
     BookPage::add(BookForm {
         copies_total: "1".into(),
@@ -256,7 +256,7 @@ async fn new_book(session: Session, Librarian(_): Librarian) -> Result<Html<Stri
     .render(&session, &[], None)
 }
 
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 async fn create_book(
     State(state): State<AppState>,
     session: Session,
@@ -274,7 +274,7 @@ async fn create_book(
     page.after_save(&session, saved)
 }
 
-#[tracing::instrument(skip_all, fields(book_id = id))]
+#[tracing::instrument(level = "debug", skip_all, fields(book_id = id))]
 async fn edit_book(
     State(state): State<AppState>,
     session: Session,
@@ -290,7 +290,7 @@ async fn edit_book(
     .render(&session, &[], None)
 }
 
-#[tracing::instrument(skip_all, fields(book_id = id))]
+#[tracing::instrument(level = "debug", skip_all, fields(book_id = id))]
 async fn update_book(
     State(state): State<AppState>,
     session: Session,
@@ -309,7 +309,7 @@ async fn update_book(
     page.after_save(&session, saved)
 }
 
-#[tracing::instrument(skip_all, fields(book_id = id))]
+#[tracing::instrument(level = "debug", skip_all, fields(book_id = id))]
 async fn delete_book(
     State(state): State<AppState>,
     session: Session,

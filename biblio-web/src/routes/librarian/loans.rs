@@ -53,7 +53,7 @@ impl LoansView {
     }
 }
 
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 async fn loans(
     State(state): State<AppState>,
     session: Session,
@@ -115,7 +115,7 @@ struct OverdueView {
     generated_at: String,
 }
 
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 async fn overdue(
     State(state): State<AppState>,
     session: Session,

@@ -36,7 +36,7 @@ struct MembersView {
     pager: Pager,
 }
 
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 async fn members(
     State(state): State<AppState>,
     session: Session,
@@ -135,12 +135,12 @@ impl MemberForm {
     }
 }
 
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 async fn new_member(session: Session, Librarian(_): Librarian) -> Result<Html<String>> {
     MemberForm::default().render(&session, &[], None)
 }
 
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 async fn create_member(
     State(state): State<AppState>,
     session: Session,

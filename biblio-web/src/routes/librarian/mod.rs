@@ -38,7 +38,7 @@ struct IndexView {
     layout: Layout,
 }
 
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 async fn index(session: Session, Librarian(_): Librarian) -> Result<Html<String>> {
     render(&IndexView {
         layout: Layout::new(&session, "Librarian"),

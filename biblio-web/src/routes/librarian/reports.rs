@@ -24,7 +24,7 @@ struct ReportsView {
     generated_at: String,
 }
 
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 async fn reports(
     State(state): State<AppState>,
     session: Session,

@@ -236,14 +236,22 @@ fn ramp_one(
     let seconds = args.seconds.unwrap_or(20);
     let name = workload.name();
     let benchmark_urls = out.join(format!("urls-{name}.txt"));
-    if think.is_none() {
-        fs::write(&benchmark_urls, urls::url_file(workload, &args.target))?;
-    }
+    fs::write(&benchmark_urls, urls::url_file(workload, &args.target))?;
     println!(
         "{name}, {}:",
         ramp.think
             .map_or("benchmark mode".to_owned(), |t| format!("think time {t} s"))
     );
+    // A few seconds of light load, not measured, then a scrape: Prometheus only computes a
+    // rate from two samples of a series, and a route's series starts at its first request.
+    let warm_up = Run {
+        urls: &benchmark_urls,
+        users: 10,
+        seconds: 5,
+        think: None,
+        label: "warm-up",
+    };
+    runtime.block_on(measure::measure(args, out, token, warm_up))?;
     let open_files = open_files_limit();
     let mut steps: Vec<Step> = Vec::new();
     let mut users = args.users.unwrap_or(ramp.first_users()).max(1);

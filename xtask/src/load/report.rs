@@ -10,7 +10,7 @@ use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::args::{LoadArgs, Ramp, Scenario};
-use super::step::{SATURATED, Step};
+use super::step::{OUTSIDE, SATURATED, Step};
 use crate::system::root;
 
 /// The open-files limit siege and the stack run with (each user holds a socket).
@@ -273,6 +273,12 @@ pub(super) fn report(
                 ms(r.p99)
             );
         }
+        if s.routes.is_empty() {
+            let _ = writeln!(
+                md,
+                "\n**Prometheus had no per-route figures for this window** (too few scrapes of a new series): the step's p99 and 5xx are unknown."
+            );
+        }
         let statuses: Vec<String> = s
             .statuses
             .iter()
@@ -357,12 +363,11 @@ fn cpu_sentence(s: &Step) -> String {
         .map(|(name, c)| format!("{name} {:.0} %", c * 100.0))
         .collect();
     format!(
-        "CPU (100 % = one core): {}; the machine {:.0} % of {:.0} cores, the load generator {:.0} % of the machine, other processes (not the stack's: builds, tests) {:.0} % of a core.",
+        "CPU (100 % = one core): {}; the machine {:.0} % of {:.0} cores, the load generator {:.0} % of the machine.",
         by_process.join(", "),
         s.load_cpu.machine_share() * 100.0,
         s.load_cpu.cores,
         s.load_cpu.generator_share() * 100.0,
-        s.cpu_elsewhere() * 100.0
     )
 }
 
@@ -574,43 +579,52 @@ fn verdict(steps: &[&Step], p99_limit: f64) -> Verdict {
 }
 
 /// Whether the machine's CPU was saturated in a step, by whom, and whether the load generator
-/// was the one: (a few words for the table, a sentence for the text).
+/// or processes outside the stack were the busiest: (a few words for the table, a sentence for
+/// the text).
 fn cpu_verdict(s: &Step) -> (String, String) {
     let share = s.load_cpu.machine_share();
     let by_process = s.cpu_by_process();
     let top: Vec<String> = by_process
         .iter()
-        .take(3)
+        .take(4)
         .map(|(name, c)| format!("{name} {:.0} %", c * 100.0))
         .collect();
-    let generator = s.load_cpu.generator_share();
-    let elsewhere = s.cpu_elsewhere();
-    let busiest = by_process.first();
-    let mut short = format!("machine {:.0} % busy", share * 100.0);
-    let mut text;
-    if share >= SATURATED {
-        let who = busiest.map_or("?".to_owned(), |(name, c)| {
-            format!("{name} ({:.0} % of a core)", c * 100.0)
-        });
-        let _ = write!(short, " (saturated): {}", top.join(", "));
-        text = format!(
-            "The CPU was saturated: the machine's {:.0} cores were {:.0} % busy, the most by {who}; then {}.",
+    let server = by_process
+        .iter()
+        .find(|(name, _)| !name.contains("load generator") && name != OUTSIDE);
+    let busiest = by_process.first().map_or("", |(name, _)| name.as_str());
+    let saturated = share >= SATURATED;
+    let short = format!(
+        "machine {:.0} % busy{}: {}",
+        share * 100.0,
+        if saturated { " (saturated)" } else { "" },
+        top.join(", ")
+    );
+    let mut text = if saturated {
+        format!(
+            "The CPU was saturated: the machine's {:.0} cores were {:.0} % busy (100 % = one core: {}).",
             s.load_cpu.cores,
             share * 100.0,
-            top.iter().skip(1).cloned().collect::<Vec<_>>().join(", ")
-        );
-        if busiest.is_some_and(|(name, _)| name.contains("load generator")) {
-            text.push_str(
-                " The load generator was the busiest process: this failure point is the generator's as much as the server's.",
-            );
-        }
+            top.join(", ")
+        )
     } else {
-        let _ = write!(short, ": {}", top.join(", "));
-        text = format!(
-            "The CPU was not saturated ({:.0} % of {:.0} cores busy; the most by {}): the limit is elsewhere — a queue (the pool, a lock) or a single thread.",
+        format!(
+            "The CPU was not saturated ({:.0} % of {:.0} cores busy: {}): the limit is elsewhere — a queue (the pool, a lock) or one thread.",
             share * 100.0,
             s.load_cpu.cores,
-            top.first().map_or("?", String::as_str)
+            top.join(", ")
+        )
+    };
+    if let Some((name, c)) = server {
+        let _ = write!(
+            text,
+            " The busiest process of the stack: {name}, {:.0} % of a core.",
+            c * 100.0
+        );
+    }
+    if saturated && busiest.contains("load generator") {
+        text.push_str(
+            " The load generator was the busiest: this failure point is the generator's as much as the server's.",
         );
     }
     if let Some((name, c)) = by_process
@@ -628,12 +642,13 @@ fn cpu_verdict(s: &Step) -> (String, String) {
         " The load generator (siege {:.0} % of a core, the runner {:.0} %) used {:.0} % of the machine.",
         s.load_cpu.siege * 100.0,
         s.load_cpu.runner * 100.0,
-        generator * 100.0
+        s.load_cpu.generator_share() * 100.0
     );
+    let elsewhere = s.cpu_elsewhere();
     if elsewhere >= 0.2 {
         let _ = write!(
             text,
-            " Other processes (builds or tests running beside) took {:.0} % of a core: the step's figures are low by about that much.",
+            " Processes outside the stack (builds or tests beside) took {:.0} % of a core: the stack had that much less.",
             elsewhere * 100.0
         );
     }

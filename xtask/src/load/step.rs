@@ -90,6 +90,10 @@ pub struct Crossing {
     pub errors: Option<(f64, f64)>,
 }
 
+/// How [`Step::cpu_by_process`] names the CPU used by processes outside the stack and the load
+/// generator: other people's builds and tests, the kernel's threads.
+pub const OUTSIDE: &str = "processes outside the stack (builds, tests)";
+
 /// Above this share of its cores, the machine's CPU is saturated: what is left is scheduling
 /// slack, not capacity.
 pub const SATURATED: f64 = 0.9;
@@ -203,7 +207,8 @@ impl Step {
             .max_by(|a, b| a.2.total_cmp(&b.2))
     }
 
-    /// The processes by CPU, the load generator included, the busiest first, in cores.
+    /// The processes by CPU, the load generator and what ran outside the stack included, the
+    /// busiest first, in cores.
     pub(super) fn cpu_by_process(&self) -> Vec<(String, f64)> {
         let mut all: Vec<(String, f64)> = self
             .cpu
@@ -215,6 +220,9 @@ impl Step {
         }
         if self.load_cpu.runner >= 0.01 {
             all.push(("xtask runner (load generator)".into(), self.load_cpu.runner));
+        }
+        if self.cpu_elsewhere() >= 0.01 {
+            all.push((OUTSIDE.into(), self.cpu_elsewhere()));
         }
         all.sort_by(|a, b| b.1.total_cmp(&a.1));
         all
@@ -314,7 +322,8 @@ mod tests {
                 "mariadb",
                 "siege (load generator)",
                 "nginx",
-                "xtask runner (load generator)"
+                "xtask runner (load generator)",
+                OUTSIDE
             ]
         );
     }

@@ -34,8 +34,16 @@ pub(super) fn think_url_file(
 ) -> String {
     let users = users.max(1);
     let pairs = users * LINES.div_ceil(users);
+    // The scenario's requests come in a fixed cycle of kinds (loans, searches, …); users start
+    // at a multiple of `lines / users`, often a multiple of the cycle: shuffled, so that users
+    // do not all ask for the same kind at the same moment.
+    let mut requests = requests(scenario, target, pairs);
+    let mut rng = Rng(0x7417);
+    for i in (1..requests.len()).rev() {
+        requests.swap(i, rng.below(i as u64 + 1) as usize);
+    }
     let mut text = String::new();
-    for request in requests(scenario, target, pairs) {
+    for request in requests {
         text.push_str(think_url);
         text.push('\n');
         text.push_str(&request);
@@ -44,7 +52,7 @@ pub(super) fn think_url_file(
     text
 }
 
-/// `n` requests of the scenario, in random order.
+/// `n` requests of the scenario: its kinds in a fixed cycle, ids and words at random.
 fn requests(scenario: Scenario, target: &str, n: usize) -> Vec<String> {
     let mut rng = Rng(0x5eed);
     let mut lines = Vec::new();
@@ -107,6 +115,19 @@ mod tests {
             let per_user = lines.len() / users;
             assert_eq!(per_user % 2, 0, "{users} users");
             assert!(lines.len() >= 2 * LINES);
+            // The kinds are shuffled: the first requests of users 20 pairs apart differ.
+            if users == 200 {
+                let kinds: std::collections::BTreeSet<String> = (0..10)
+                    .map(|u| {
+                        lines[u * per_user + 1]
+                            .split('/')
+                            .nth(5)
+                            .unwrap_or("")
+                            .to_owned()
+                    })
+                    .collect();
+                assert!(kinds.len() > 1, "{kinds:?}");
+            }
             for (i, line) in lines.iter().enumerate() {
                 assert_eq!(*line == think, i % 2 == 0, "line {i}");
             }

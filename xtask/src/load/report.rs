@@ -207,7 +207,7 @@ pub(super) fn report(
     for s in steps {
         let _ = writeln!(
             md,
-            "| {}{} | {:.0} | {:.0} | {:.0} | {:.1} | {:.1} | {} | {} | {:.2} | {:.1} | {:.0} | {:.0} |",
+            "| {}{} | {:.0} | {:.0} | {:.0} | {:.1} | {} | {} | {} | {:.2} | {:.1} | {:.0} | {:.0} |",
             if ramp.is_some() {
                 format!("{} | ", s.label)
             } else {
@@ -218,7 +218,8 @@ pub(super) fn report(
             s.requests(),
             s.failed(),
             s.rate(),
-            s.response_time() * 1000.0,
+            s.response_time()
+                .map_or("—".into(), |t| format!("{:.1}", t * 1000.0)),
             if think {
                 s.cycle().map_or("—".into(), |c| format!("{c:.2}"))
             } else {
@@ -236,8 +237,13 @@ pub(super) fn report(
     }
     let _ = writeln!(
         md,
-        "\nmachine CPU: every process's, from `/proc/stat`; generator CPU: siege's and the runner's CPU time / wall time / {} cores, from `/proc/self/stat` — near 100 % would mean the load generator, not the server, ran out of CPU.",
-        steps.first().map_or(0.0, |s| s.load_cpu.cores)
+        "\nmachine CPU: every process's, from `/proc/stat`; generator CPU: siege's and the runner's CPU time / wall time / {} cores, from `/proc/self/stat` — near 100 % would mean the load generator, not the server, ran out of CPU.{}",
+        steps.first().map_or(0.0, |s| s.load_cpu.cores),
+        if think {
+            " With think time, siege's mean response time is not shown: siege gives it to 10 ms, over think lines of 1–2 s; the services' own p50 and p99 per route are below."
+        } else {
+            ""
+        }
     );
     if args.scenario == Scenario::Compare {
         let _ = writeln!(md, "{}", comparison(steps));

@@ -13,6 +13,10 @@
 //! most recent ones are still out, within the copies on the shelf and the members' limits, and
 //! some of those are overdue. Every seeded member's password is [`SEED_PASSWORD`]; member 1 of a
 //! seed into an empty database is the librarian `librarian@biblio.example`.
+//!
+//! One concern, one long file: most of its lines are the word, name and subject lists the
+//! generator draws from (data, read together with the templates that use them); the generator,
+//! the bulk insert and their tests are the rest.
 
 use std::time::Instant;
 

@@ -20,6 +20,9 @@
 //! ends ([`Held`]): a request that failed (a server span with status error) or took
 //! [`SLOW_REQUEST`] or more is exported whole, whatever the draw. Every other sampler is the
 //! SDK's own. Spans carry only their own attributes: no source location, thread or target.
+//!
+//! One concern, one long file: the subscriber, the OTLP providers, the sampler and the exporter
+//! wrapper that counts drops are set up and shut down together; a quarter is tests.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

@@ -1,4 +1,7 @@
 //! Books: what a librarian may put in the catalogue, and how readers search it.
+//!
+//! Over 400 lines, one concern: the book's input, its parser and the search parameters' parser;
+//! more than half of it is their unit and property tests.
 
 use chrono::{Datelike, Utc};
 use serde::{Deserialize, Serialize};

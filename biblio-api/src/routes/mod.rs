@@ -96,6 +96,7 @@ fn register_counters() {
         metrics::counter!("loans_rejected_total", "reason" => reason).increment(0);
     }
     metrics::counter!("db_pool_acquire_timeouts_total").increment(0);
+    metrics::counter!("search_index_changes_total").increment(0);
     for result in ["success", "failure", "locked"] {
         metrics::counter!("auth_logins_total", "result" => result).increment(0);
     }

@@ -13,8 +13,13 @@
 //!
 //! Writes (`apply`) come from one task per replica; searches run concurrently on a snapshot
 //! (tantivy's `Searcher`) that a commit replaces atomically.
+//!
+//! Over 400 lines, one concern: the schema, how a book becomes a document and how a search
+//! reads them change together when a field is added; text analysis, query building and facet
+//! counting are modules of their own.
 
 pub mod analysis;
+mod facets;
 mod query;
 
 use std::collections::HashMap;
@@ -22,16 +27,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use common::sync::{lock, read, write};
-use tantivy::collector::{Collector, Count, SegmentCollector, TopDocs};
-use tantivy::columnar::Column;
+use tantivy::collector::{Collector, Count, TopDocs};
 use tantivy::query::{Query, TermQuery};
 use tantivy::schema::{
     FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing,
     TextOptions, Value as _,
 };
 use tantivy::{
-    DocAddress, DocId, Index, IndexReader, IndexWriter, Order, ReloadPolicy, Score, SegmentOrdinal,
-    SegmentReader, TantivyDocument, Term,
+    DocAddress, Index, IndexReader, IndexWriter, Order, ReloadPolicy, TantivyDocument, Term,
 };
 
 use crate::domain::book::{Book, BookSearch, Sort};
@@ -39,6 +42,7 @@ use crate::domain::ids::BookId;
 use crate::domain::search::{FACET_VALUES, FacetCount, Facets, Suggestion, SuggestionKind};
 use crate::error::Error;
 use analysis::{ANALYZER, fold, terms};
+use facets::FacetCounter;
 
 /// The writer's indexing memory (tantivy's minimum per thread): the catalogue's changes come a
 /// few at a time, and a full build flushes segments as it goes.
@@ -531,65 +535,6 @@ impl Engine {
             }
         }
         facets
-    }
-}
-
-/// Counts the facet ids of every match, from the `facet_ids` column.
-struct FacetCounter {
-    /// Facet ids known when the search began (the vector grows if a newer one shows up).
-    values: usize,
-}
-
-struct SegmentFacetCounter {
-    column: Column<u64>,
-    counts: Vec<u32>,
-}
-
-impl Collector for FacetCounter {
-    type Fruit = Vec<u32>;
-    type Child = SegmentFacetCounter;
-
-    fn for_segment(
-        &self,
-        _segment: SegmentOrdinal,
-        reader: &SegmentReader,
-    ) -> tantivy::Result<SegmentFacetCounter> {
-        Ok(SegmentFacetCounter {
-            column: reader.fast_fields().u64("facet_ids")?,
-            counts: vec![0; self.values],
-        })
-    }
-
-    fn requires_scoring(&self) -> bool {
-        false
-    }
-
-    fn merge_fruits(&self, segments: Vec<Vec<u32>>) -> tantivy::Result<Vec<u32>> {
-        let mut total = vec![0u32; segments.iter().map(Vec::len).max().unwrap_or(0)];
-        for counts in segments {
-            for (sum, n) in total.iter_mut().zip(counts) {
-                *sum += n;
-            }
-        }
-        Ok(total)
-    }
-}
-
-impl SegmentCollector for SegmentFacetCounter {
-    type Fruit = Vec<u32>;
-
-    fn collect(&mut self, doc: DocId, _score: Score) {
-        for id in self.column.values_for_doc(doc) {
-            let id = id as usize;
-            if id >= self.counts.len() {
-                self.counts.resize(id + 1, 0);
-            }
-            self.counts[id] += 1;
-        }
-    }
-
-    fn harvest(self) -> Vec<u32> {
-        self.counts
     }
 }
 

@@ -1,6 +1,8 @@
 //! One siege run, and the figures of the same window from Prometheus (per-route latency and
 //! statuses, pool wait, cache hits) and from `/proc` (the CPU and memory of each process, the
 //! machine's CPU, and the load generator's: siege and the runner).
+//!
+//! Just over 400 lines, one concern: one run's measurement, from every source of that window.
 
 use std::collections::BTreeMap;
 use std::fs;

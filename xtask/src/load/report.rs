@@ -2,6 +2,8 @@
 //! comparison of `compare`, the failure points of `ramp` and what limited each (the route over
 //! the limits, the saturated process, the load generator's share), and Prometheus' figures per
 //! route.
+//!
+//! One concern, one long file: every section of `report.md`, in the order it is printed.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

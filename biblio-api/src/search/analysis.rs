@@ -8,7 +8,8 @@
 //! a dictionary work. A lone character stays a term of its own.
 
 use tantivy::tokenizer::{
-    AsciiFoldingFilter, LowerCaser, RemoveLongFilter, TextAnalyzer, Token, TokenStream, Tokenizer,
+    AsciiFoldingFilter, LowerCaser, RemoveLongFilter, TextAnalyzer, Token, TokenFilter,
+    TokenStream, Tokenizer,
 };
 
 /// The name the analyzer is registered under in the index.
@@ -24,6 +25,8 @@ pub fn analyzer() -> TextAnalyzer {
         // Folding first: a few letters fold to capitals (`ꟻ` → `F`), which lowercasing then fixes.
         .filter(AsciiFoldingFilter)
         .filter(LowerCaser)
+        // Folding can turn a letter into punctuation (`⑴` → `(1)`): keep letters and digits only.
+        .filter(LettersAndDigits)
         .build()
 }
 
@@ -134,6 +137,54 @@ impl TokenStream for WordsAndPairsStream {
 
     fn token_mut(&mut self) -> &mut Token {
         &mut self.current
+    }
+}
+
+/// A filter that keeps only the letters and digits of each token, and drops a token left empty.
+#[derive(Clone)]
+pub struct LettersAndDigits;
+
+impl TokenFilter for LettersAndDigits {
+    type Tokenizer<T: Tokenizer> = LettersAndDigitsFilter<T>;
+
+    fn transform<T: Tokenizer>(self, tokenizer: T) -> LettersAndDigitsFilter<T> {
+        LettersAndDigitsFilter(tokenizer)
+    }
+}
+
+#[derive(Clone)]
+pub struct LettersAndDigitsFilter<T>(T);
+
+impl<T: Tokenizer> Tokenizer for LettersAndDigitsFilter<T> {
+    type TokenStream<'a> = LettersAndDigitsStream<T::TokenStream<'a>>;
+
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> Self::TokenStream<'a> {
+        LettersAndDigitsStream(self.0.token_stream(text))
+    }
+}
+
+pub struct LettersAndDigitsStream<S>(S);
+
+impl<S: TokenStream> TokenStream for LettersAndDigitsStream<S> {
+    fn advance(&mut self) -> bool {
+        while self.0.advance() {
+            let text = &mut self.0.token_mut().text;
+            if !text.chars().all(char::is_alphanumeric) {
+                text.retain(char::is_alphanumeric);
+            }
+            if !text.is_empty() {
+                return true;
+            }
+        }
+        false
+    }
+
+    fn token(&self) -> &Token {
+        self.0.token()
+    }
+
+    fn token_mut(&mut self) -> &mut Token {
+        self.0.token_mut()
     }
 }
 

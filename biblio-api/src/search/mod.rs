@@ -48,6 +48,9 @@ use facets::FacetCounter;
 /// few at a time, and a full build flushes segments as it goes.
 const WRITER_MEMORY: usize = 15_000_000;
 
+/// Answers kept for the current generation of the index, at most.
+const MAX_ANSWERS: usize = 2_048;
+
 /// One change of the catalogue as the index sees it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum IndexChange {
@@ -75,6 +78,11 @@ pub struct SearchIndex {
 
 struct Shared {
     engine: RwLock<Arc<Engine>>,
+    /// Bumped by every write: the answers below are valid for one generation only.
+    generation: AtomicU64,
+    /// Answers of this generation, by search: a popular search is computed once per change of
+    /// the index, not once per request (Elasticsearch's request cache, on the same principle).
+    answers: Mutex<HashMap<String, (u64, Hits)>>,
     /// The last change-feed position applied (see `service::indexer`).
     position: AtomicU64,
 }
@@ -91,6 +99,8 @@ impl SearchIndex {
         Self {
             inner: Arc::new(Shared {
                 engine: RwLock::new(Arc::new(Engine::new())),
+                generation: AtomicU64::new(0),
+                answers: Mutex::default(),
                 position: AtomicU64::new(0),
             }),
         }
@@ -113,6 +123,9 @@ impl SearchIndex {
     pub fn apply(&self, changes: &[IndexChange], position: u64) -> Result<(), Error> {
         let engine = self.engine();
         engine.write(changes)?;
+        if !changes.is_empty() {
+            self.inner.generation.fetch_add(1, Ordering::AcqRel);
+        }
         self.inner.position.store(position, Ordering::Release);
         Ok(())
     }
@@ -129,12 +142,35 @@ impl SearchIndex {
             engine.write(chunk)?;
         }
         *write(&self.inner.engine) = Arc::new(engine);
+        self.inner.generation.fetch_add(1, Ordering::AcqRel);
         self.inner.position.store(position, Ordering::Release);
         Ok(())
     }
 
     /// The books matching `search`, in its order, one page of them.
     pub fn search(&self, search: &BookSearch) -> Result<Hits, Error> {
+        // Read before the engine: an answer is never filed under a newer generation than the
+        // index it was computed on.
+        let generation = self.inner.generation.load(Ordering::Acquire);
+        let key = format!("{search:?}");
+        if let Some((seen, hits)) = lock(&self.inner.answers).get(&key)
+            && *seen == generation
+        {
+            return Ok(hits.clone());
+        }
+        let hits = self.compute(search)?;
+        let mut answers = lock(&self.inner.answers);
+        if answers.len() >= MAX_ANSWERS {
+            answers.retain(|_, (seen, _)| *seen == generation);
+            if answers.len() >= MAX_ANSWERS {
+                answers.clear();
+            }
+        }
+        answers.insert(key, (generation, hits.clone()));
+        Ok(hits)
+    }
+
+    fn compute(&self, search: &BookSearch) -> Result<Hits, Error> {
         let engine = self.engine();
         let position = self.position();
         let searcher = engine.reader.searcher();

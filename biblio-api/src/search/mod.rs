@@ -170,7 +170,9 @@ impl SearchIndex {
         Ok(hits)
     }
 
-    fn compute(&self, search: &BookSearch) -> Result<Hits, Error> {
+    /// [`SearchIndex::search`] without the kept answers: what each change of the index costs a
+    /// search (`search-bench` measures this).
+    pub fn compute(&self, search: &BookSearch) -> Result<Hits, Error> {
         let engine = self.engine();
         let position = self.position();
         let searcher = engine.reader.searcher();

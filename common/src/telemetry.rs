@@ -17,7 +17,7 @@
 //! Sampling: `OTEL_TRACES_SAMPLER=traceidratio` or `parentbased_traceidratio` (with
 //! `OTEL_TRACES_SAMPLER_ARG`) samples as the specification says, except that what the ratio
 //! leaves out is still recorded ([`RatioKeepingErrors`]) and held in memory until its request
-//! ends ([`Held`]): a request that failed (a server span with status error) or took
+//! ends ([`KeepFailedOrSlow`], [`Held`]): a request that failed (a server span with status error) or took
 //! [`SLOW_REQUEST`] or more is exported whole, whatever the draw. Every other sampler is the
 //! SDK's own. Spans carry only their own attributes: no source location, thread or target.
 //!
@@ -150,9 +150,11 @@ pub fn init(service: ServiceInfo) -> TelemetryGuard {
                                 .build(),
                         )
                         .build();
-                tracer = tracer.with_span_processor(Bounded {
-                    inner: processor,
-                    room,
+                tracer = tracer.with_span_processor(KeepFailedOrSlow {
+                    inner: Bounded {
+                        inner: processor,
+                        room,
+                    },
                     held: Held::default(),
                 });
             }
@@ -186,7 +188,6 @@ pub fn init(service: ServiceInfo) -> TelemetryGuard {
                         .with_log_processor(Bounded {
                             inner: processor,
                             room,
-                            held: Held::default(),
                         })
                         .with_resource(resource.clone())
                         .build(),
@@ -535,13 +536,47 @@ impl Held {
     }
 }
 
-/// A batch processor behind a door that refuses (and counts) what its queue has no room for;
-/// for spans, sampled-out ones go to [`Held`] first.
+/// In front of the span exporter: sampled spans pass; sampled-out ones go to [`Held`], which
+/// lets a failed or slow request's spans through, marked sampled, when the request ends.
+#[derive(Debug)]
+struct KeepFailedOrSlow<P> {
+    inner: P,
+    held: Held,
+}
+
+impl<P: SpanProcessor> SpanProcessor for KeepFailedOrSlow<P> {
+    fn on_start(&self, span: &mut opentelemetry_sdk::trace::Span, cx: &opentelemetry::Context) {
+        self.inner.on_start(span, cx);
+    }
+
+    fn on_end(&self, span: SpanData) {
+        if span.span_context.is_sampled() {
+            self.inner.on_end(span);
+            return;
+        }
+        for span in self.held.on_end(span) {
+            self.inner.on_end(span);
+        }
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.inner.force_flush()
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.inner.set_resource(resource);
+    }
+}
+
+/// A batch processor behind a door that refuses (and counts) what its queue has no room for.
 #[derive(Debug)]
 struct Bounded<P> {
     inner: P,
     room: QueueRoom,
-    held: Held,
 }
 
 impl<P: SpanProcessor> SpanProcessor for Bounded<P> {
@@ -550,16 +585,8 @@ impl<P: SpanProcessor> SpanProcessor for Bounded<P> {
     }
 
     fn on_end(&self, span: SpanData) {
-        if span.span_context.is_sampled() {
-            if self.room.take() {
-                self.inner.on_end(span);
-            }
-            return;
-        }
-        for span in self.held.on_end(span) {
-            if self.room.take() {
-                self.inner.on_end(span);
-            }
+        if self.room.take() {
+            self.inner.on_end(span);
         }
     }
 

@@ -283,14 +283,36 @@ fn ramp_one(
             }
             None => benchmark_urls.clone(),
         };
-        let run = Run {
+        let run = || Run {
             urls: &urls,
             users,
             seconds,
             think,
             label: name,
         };
-        let step = runtime.block_on(measure::measure(args, out, token, run))?;
+        let mut step = runtime.block_on(measure::measure(args, out, token, run()))?;
+        // Builds and tests of others share the machine: a step that crossed a limit while they
+        // took half a core or more runs once more, when there is time.
+        let elsewhere = step.cpu_elsewhere();
+        if !step.within(args.p99_limit)
+            && elsewhere >= RERUN_ELSEWHERE
+            && Instant::now() + step_time <= until
+        {
+            println!(
+                "  {users:>6} users crossed a limit (worst route p99 {:.0} ms, {:.2} % failed) while processes outside the stack took {:.0} % of a core: once more",
+                step.p99() * 1000.0,
+                step.failure_ratio() * 100.0,
+                elsewhere * 100.0
+            );
+            let first = step;
+            step = runtime.block_on(measure::measure(args, out, token, run()))?;
+            step.note = format!(
+                "this step ran twice: the first run crossed the limits (worst route p99 {:.0} ms, {:.2} % failed) while processes outside the stack took {:.0} % of a core; the figures are the second run's",
+                first.p99() * 1000.0,
+                first.failure_ratio() * 100.0,
+                elsewhere * 100.0
+            );
+        }
         println!(
             "  {users:>6} users: {:>8.0} req/s, {:.2} % failed, worst route p99 {:.0} ms, CPU {:.0} % of the machine (generator {:.0} %){}",
             step.rate(),
@@ -317,6 +339,10 @@ fn ramp_one(
     println!("  ended: {end}");
     Ok((steps, end))
 }
+
+/// A ramp step that crossed a limit while processes outside the stack took this many cores is
+/// run once more.
+const RERUN_ELSEWHERE: f64 = 0.5;
 
 /// The soft open-files limit siege and the runner run with.
 fn open_files_limit() -> Option<usize> {

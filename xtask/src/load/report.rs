@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::fs;
+use std::path::Path;
 use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -63,9 +64,9 @@ fn ms(seconds: Option<f64>) -> String {
     seconds.map_or("—".into(), |s| format!("{:.1}", s * 1000.0))
 }
 
-/// What the report says about the working tree: the commit, whether the sources differ from
-/// it, and when the stack's API binary was built.
-fn build() -> String {
+/// What the report says about the code measured: the commit, whether the working tree differed
+/// from it, and which build of the API the stack runs.
+fn build(stack_dir: &Path) -> String {
     let dirty = Command::new("git")
         .args([
             "status",
@@ -97,16 +98,11 @@ fn build() -> String {
             dirs
         })
         .unwrap_or_default();
-    let built = fs::metadata(root().join("target/release/biblio-api"))
-        .and_then(|m| m.modified())
-        .ok()
-        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map_or("?".to_owned(), |d| d.as_secs().to_string());
     let tree = if dirty.is_empty() {
-        "the sources the stack runs are the commit's".to_owned()
+        "the working tree matched it at the end of the run".to_owned()
     } else {
         format!(
-            "the working tree differs from it in {} (others' work in progress: the stack runs what was built from the tree)",
+            "the working tree differed from it in {} at the end of the run (others' work in progress)",
             dirty
                 .iter()
                 .map(|d| format!("`{d}`"))
@@ -114,9 +110,53 @@ fn build() -> String {
                 .join(", ")
         )
     };
+    format!("{}; {tree}; {}", commit(), running_api(stack_dir))
+}
+
+/// When the API replica the stack runs started, and whether its binary was rebuilt since
+/// (then the figures are the older build's).
+fn running_api(stack_dir: &Path) -> String {
+    let dir = if stack_dir.is_absolute() {
+        stack_dir.to_path_buf()
+    } else {
+        root().join(stack_dir)
+    };
+    let Some(pid) = fs::read_to_string(dir.join("pids/biblio-api-1.pid"))
+        .ok()
+        .and_then(|p| p.trim().parse::<u32>().ok())
+    else {
+        return "the API replicas' pid is unknown".to_owned();
+    };
+    let exe = fs::read_link(format!("/proc/{pid}/exe"))
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    let boot: Option<u64> = fs::read_to_string("/proc/stat").ok().and_then(|s| {
+        s.lines()
+            .find_map(|l| l.strip_prefix("btime "))
+            .and_then(|b| b.trim().parse().ok())
+    });
+    let started = fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(") ")?
+                .1
+                .split_whitespace()
+                .nth(19)?
+                .parse::<u64>()
+                .ok()
+        })
+        .zip(boot)
+        .map_or("?".to_owned(), |(ticks, boot)| {
+            (boot + ticks / 100).to_string()
+        });
     format!(
-        "{}; {tree}; `target/release/biblio-api` built at {built} (unix)",
-        commit()
+        "the API replicas run `{}`, started at {started} (unix){}",
+        exe.trim_end_matches(" (deleted)"),
+        if exe.ends_with(" (deleted)") {
+            ", a build since replaced on disk"
+        } else {
+            ""
+        }
     )
 }
 
@@ -179,7 +219,7 @@ pub(super) fn report(
             .map_or(0, |d| d.as_secs()),
         machine(),
         open_files_limit(),
-        build(),
+        build(&args.stack_dir),
         args.target,
         args.prometheus,
         command_line(args),
@@ -338,6 +378,9 @@ pub(super) fn report(
         );
         if !s.siege_note.is_empty() {
             let _ = writeln!(md, "\n**siege**: {}.", s.siege_note);
+        }
+        if !s.note.is_empty() {
+            let _ = writeln!(md, "\n**Note**: {}.", s.note);
         }
         if !s.siege_errors.is_empty() {
             let _ = writeln!(md, "\nsiege's errors: {}", s.siege_errors);
@@ -576,6 +619,9 @@ fn verdict(steps: &[&Step], p99_limit: f64) -> Verdict {
     if !judged.siege_note.is_empty() {
         let _ = write!(text, " siege: {}.", judged.siege_note);
     }
+    if !judged.note.is_empty() {
+        let _ = write!(text, " At {} users, {}.", judged.users, judged.note);
+    }
     Verdict {
         point,
         over: first_over.map(|_| judged.users),
@@ -597,9 +643,7 @@ fn cpu_verdict(s: &Step) -> (String, String) {
         .take(4)
         .map(|(name, c)| format!("{name} {:.0} %", c * 100.0))
         .collect();
-    let server = by_process
-        .iter()
-        .find(|(name, _)| !name.contains("load generator") && name != OUTSIDE);
+    let server = s.cpu_by_program().into_iter().next();
     let busiest = by_process.first().map_or("", |(name, _)| name.as_str());
     let saturated = share >= SATURATED;
     let short = format!(
@@ -623,11 +667,22 @@ fn cpu_verdict(s: &Step) -> (String, String) {
             top.join(", ")
         )
     };
-    if let Some((name, c)) = server {
+    if let Some((program, processes, c)) = server {
         let _ = write!(
             text,
-            " The busiest process of the stack: {name}, {:.0} % of a core.",
-            c * 100.0
+            " The busiest part of the stack: {program}{}, {:.0} % of a core ({:.0} % of the machine).",
+            if processes > 1 {
+                format!(" ({processes} processes)")
+            } else {
+                String::new()
+            },
+            c * 100.0,
+            c / s.load_cpu.cores.max(1.0) * 100.0
+        );
+    }
+    if saturated && busiest == OUTSIDE {
+        text.push_str(
+            " Processes outside the stack were the busiest: this failure point is the shared machine's, low by their share.",
         );
     }
     if saturated && busiest.contains("load generator") {

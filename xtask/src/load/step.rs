@@ -30,6 +30,8 @@ pub struct Step {
     pub load_cpu: LoadCpu,
     /// Something about siege's run itself the report must say (stopped early, killed).
     pub siege_note: String,
+    /// Something about the step the report must say (it ran twice).
+    pub note: String,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -227,6 +229,25 @@ impl Step {
         all
     }
 
+    /// The stack's CPU by program (the API replicas `biblio-api-1`, `biblio-api-2` together), the
+    /// busiest first: (program, processes, cores).
+    pub(super) fn cpu_by_program(&self) -> Vec<(String, usize, f64)> {
+        let mut programs: BTreeMap<String, (usize, f64)> = BTreeMap::new();
+        for (name, cores) in &self.cpu {
+            let program = match name.rsplit_once('-') {
+                Some((base, n)) if n.chars().all(|c| c.is_ascii_digit()) => base,
+                _ => name.as_str(),
+            };
+            let entry = programs.entry(program.to_owned()).or_default();
+            entry.0 += 1;
+            entry.1 += cores;
+        }
+        let mut all: Vec<(String, usize, f64)> =
+            programs.into_iter().map(|(p, (n, c))| (p, n, c)).collect();
+        all.sort_by(|a, b| b.2.total_cmp(&a.2));
+        all
+    }
+
     /// CPU the machine spent outside the processes measured and the generator, in cores
     /// (other people's builds and tests, the kernel's own threads).
     pub(super) fn cpu_elsewhere(&self) -> f64 {
@@ -311,6 +332,15 @@ mod tests {
             siege: 0.3,
             runner: 0.1,
         };
+        s.cpu.insert("biblio-api-1".into(), 0.4);
+        s.cpu.insert("biblio-api-2".into(), 0.5);
+        let programs = s.cpu_by_program();
+        assert_eq!(programs[0].0, "mariadb");
+        assert_eq!(programs[1].0, "biblio-api");
+        assert_eq!(programs[1].1, 2);
+        assert!((programs[1].2 - 0.9).abs() < 1e-9);
+        s.cpu.remove("biblio-api-1");
+        s.cpu.remove("biblio-api-2");
         assert!((s.load_cpu.generator_share() - 0.2).abs() < 1e-9);
         assert!((s.load_cpu.machine_share() - 0.95).abs() < 1e-9);
         assert!((s.cpu_elsewhere() - 0.1).abs() < 1e-9);

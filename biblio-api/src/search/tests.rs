@@ -338,9 +338,30 @@ fn edit_distance_counts_swaps_as_one_edit() {
 #[ignore = "a timing probe, run by hand"]
 fn probe_query_costs() {
     let index = SearchIndex::new();
-    index
-        .rebuild(crate::seed::synthetic_books(10_000, 42), 0)
-        .expect("builds");
+    // A third of the books hold "history" somewhere, as in the seeded catalogue.
+    let words = [
+        "garden", "river", "history", "forest", "island", "machine", "kingdom",
+    ];
+    let books = (1..=10_000u64).map(|i| {
+        let w = |k: u64| words[((i / k.pow(2)) % words.len() as u64) as usize];
+        let title = format!("The {} of the {} {}", w(1), w(3), i % 97);
+        let author = format!("Author {}", i % 4_000);
+        let subject = format!("Subject {}", i % 300);
+        let subjects = if i % 3 == 0 {
+            vec![subject.as_str(), "History"]
+        } else {
+            vec![subject.as_str()]
+        };
+        book(
+            i,
+            &title,
+            &[author.as_str()],
+            &subjects,
+            1900 + (i % 125) as i32,
+            1,
+        )
+    });
+    index.rebuild(books.collect::<Vec<_>>(), 0).expect("builds");
     let engine = index.engine();
     let searcher = engine.reader.searcher();
     println!("segments: {}", searcher.segment_readers().len());

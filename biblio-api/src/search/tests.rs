@@ -397,7 +397,7 @@ fn probe_query_costs() {
     time("full query, count", full.as_ref());
     let started = std::time::Instant::now();
     for _ in 0..20 {
-        index.search(&search).expect("searches");
+        index.compute(&search).expect("searches");
     }
     println!("full search with facets: {:?} each", started.elapsed() / 20);
     let facets = FacetCounter {

@@ -14,29 +14,50 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use serde_json::Value;
 
-use super::args::LoadArgs;
+use super::args::{LoadArgs, Scenario};
 use super::step::{LoadCpu, Step, ThinkLines};
 use super::think::ThinkServer;
+use super::urls;
 use crate::http;
 use crate::siege::siege_json;
 use crate::system::root;
 
-/// How siege runs: how many users, for how long, from which URL file, paced how.
+/// How siege runs: how many users, for how long, from which URLs, paced how.
 pub(super) struct Run<'a> {
+    /// The workload (think-time URL files are made from it, per siege process).
+    pub scenario: Scenario,
+    /// The URL file siege picks from at random in benchmark mode.
     pub urls: &'a Path,
     pub users: usize,
     pub seconds: u64,
-    /// Think-time users walk the URL file in order through think lines answered by this server;
+    /// Think-time users walk a URL file in order through think lines answered by this server;
     /// without it, siege picks URLs at random (`--internet`) with no wait (benchmark mode).
     pub think: Option<&'a ThinkServer>,
     pub label: &'a str,
 }
 
+/// The most users one siege process runs. siege 4.0.7 waits for a socket numbered 1,024 or
+/// more with `poll` on the wrong descriptor (`sock + 1`) after making it non-blocking: reads
+/// fail with "Resource temporarily unavailable" and the run ends without a report. Each user
+/// holds one socket, so more users are shared among several siege processes, each below
+/// 1,024 descriptors.
+pub(super) const USERS_PER_SIEGE: usize = 900;
+
 /// Past its `--time`, siege gets this long to stop (its socket timeout is 30 s) before the
 /// runner kills it.
 const SIEGE_GRACE: Duration = Duration::from_secs(60);
 
-/// One siege run, and Prometheus' and /proc's figures for the same window.
+/// `users` shared among as few siege processes as [`USERS_PER_SIEGE`] allows, as evenly as
+/// possible.
+pub(super) fn shares(users: usize) -> Vec<usize> {
+    let processes = users.div_ceil(USERS_PER_SIEGE).max(1);
+    (0..processes)
+        .map(|i| users / processes + usize::from(i < users % processes))
+        .collect()
+}
+
+/// One siege run (one or more siege processes), and Prometheus' and /proc's figures for the
+/// same window.
 pub(super) async fn measure(
     args: &LoadArgs,
     out: &Path,
@@ -44,12 +65,14 @@ pub(super) async fn measure(
     run: Run<'_>,
 ) -> anyhow::Result<Step> {
     let Run {
+        scenario,
         urls,
         users,
         seconds,
         think,
         label,
     } = run;
+    let shares = shares(users);
     let rc = out.join("siegerc");
     // siege refuses more than `limit` users (255 by default). `connection = close` is siege's
     // default, written down: one connection per request (see `think`).
@@ -57,7 +80,7 @@ pub(super) async fn measure(
         &rc,
         format!(
             "limit = {}\nprotocol = HTTP/1.1\nconnection = close\n",
-            users.max(255)
+            shares[0].max(255)
         ),
     )?;
     let name = if label.is_empty() {
@@ -65,52 +88,106 @@ pub(super) async fn measure(
     } else {
         format!("siege-{label}-{users}")
     };
-    let errors = out.join(format!("{name}.err"));
-    let mut command = Command::new("siege");
-    command.arg(format!("--rc={}", rc.display())).args([
-        "--benchmark",
-        "--json-output",
-        "--quiet",
-        "--no-parser",
-    ]);
-    if think.is_none() {
-        command.arg("--internet");
+    let mut commands = Vec::new();
+    let mut error_files = Vec::new();
+    for (i, share) in shares.iter().enumerate() {
+        let errors = if shares.len() == 1 {
+            out.join(format!("{name}.err"))
+        } else {
+            out.join(format!("{name}-{i}.err"))
+        };
+        let file = match think {
+            Some(server) => {
+                let path = out.join(format!("urls-{label}-think-{share}.txt"));
+                if !path.exists() {
+                    fs::write(
+                        &path,
+                        urls::think_url_file(scenario, &args.target, &server.url, *share),
+                    )?;
+                }
+                path
+            }
+            None => urls.to_path_buf(),
+        };
+        let mut command = Command::new("siege");
+        command.arg(format!("--rc={}", rc.display())).args([
+            "--benchmark",
+            "--json-output",
+            "--quiet",
+            "--no-parser",
+        ]);
+        if think.is_none() {
+            command.arg("--internet");
+        }
+        command.arg(format!("--concurrent={share}"));
+        // At `--time`, siege 4.0.7 cancels its threads asynchronously: one cancelled inside
+        // malloc leaves the allocator locked, and with hundreds of threads the process now and
+        // then hangs while its threads exit (seen at 800 users a process). Think-time users
+        // walk a set number of lines instead (`--reps`) and end by themselves.
+        match think {
+            Some(server) => command.arg(format!("--reps={}", server.lines_for(seconds))),
+            None => command.arg(format!("--time={seconds}S")),
+        };
+        command
+            .arg(format!("--file={}", file.display()))
+            .arg(format!("--header=Authorization: Bearer {token}"))
+            .arg("--content-type=application/json")
+            .stdout(Stdio::piped())
+            .stderr(fs::File::create(&errors)?);
+        commands.push(command);
+        error_files.push(errors);
     }
-    command
-        .arg(format!("--concurrent={users}"))
-        .arg(format!("--time={seconds}S"))
-        .arg(format!("--file={}", urls.display()))
-        .arg(format!("--header=Authorization: Bearer {token}"))
-        .arg("--content-type=application/json")
-        .stdout(Stdio::piped())
-        .stderr(fs::File::create(&errors)?);
     let think_before = think.map(ThinkServer::snapshot);
+    let nginx_log = stack_path(&args.stack_dir).join("nginx/logs/error.log");
+    let nginx_log_at = fs::metadata(&nginx_log).map_or(0, |m| m.len());
+    let overflows_before = listen_overflows();
     let cpu_before = cpu_times(&args.stack_dir);
     let machine_before = machine_ticks();
     let self_before = self_ticks();
     let start = Instant::now();
-    let mut child = command.spawn().context("cannot run siege")?;
-    let mut stdout = child.stdout.take().context("siege's stdout")?;
-    // siege's report is a few hundred bytes; read it on the side all the same.
-    let reader = std::thread::spawn(move || {
-        let mut text = Vec::new();
-        let _ = stdout.read_to_end(&mut text);
-        text
+    let mut children = Vec::new();
+    for mut command in commands {
+        let mut child = command.spawn().context("cannot run siege")?;
+        let mut stdout = child.stdout.take().context("siege's stdout")?;
+        // siege's report is a few hundred bytes; read it on the side all the same.
+        let reader = std::thread::spawn(move || {
+            let mut text = Vec::new();
+            let _ = stdout.read_to_end(&mut text);
+            text
+        });
+        children.push((child, reader));
+    }
+    // Think-time users end after their lines, later than `seconds` when the server slows down.
+    let planned = Duration::from_secs(if think.is_some() {
+        2 * seconds
+    } else {
+        seconds
     });
-    let deadline = Duration::from_secs(seconds) + SIEGE_GRACE;
-    let mut siege_note = String::new();
+    let deadline = planned + SIEGE_GRACE;
+    let mut notes = Vec::new();
+    let mut statuses = vec![None; children.len()];
     loop {
-        if child.try_wait()?.is_some() {
+        for ((child, _), status) in children.iter_mut().zip(statuses.iter_mut()) {
+            if status.is_none() {
+                *status = child.try_wait()?;
+            }
+        }
+        if statuses.iter().all(Option::is_some) {
             break;
         }
         if start.elapsed() > deadline {
-            // Only the child this run started, by its handle.
-            let _ = child.kill();
-            let _ = child.wait();
-            siege_note = format!(
-                "siege had not stopped {} s after its {seconds} s: killed",
-                SIEGE_GRACE.as_secs()
-            );
+            // Only the children this run started, by their handles.
+            for ((child, _), status) in children.iter_mut().zip(statuses.iter_mut()) {
+                if status.is_none() {
+                    let _ = child.kill();
+                    *status = child.wait().ok();
+                }
+            }
+            notes.push(format!(
+                "siege had not stopped {} s after its planned {} s: killed",
+                SIEGE_GRACE.as_secs(),
+                planned.as_secs()
+            ));
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -120,22 +197,54 @@ pub(super) async fn measure(
     let machine_after = machine_ticks();
     let cpu_after = cpu_times(&args.stack_dir);
     let think_after = think.map(ThinkServer::snapshot);
-    let stdout = reader.join().unwrap_or_default();
-    let siege = match siege_json(&stdout) {
-        Ok(report) => report,
-        Err(e) if !siege_note.is_empty() => {
-            eprintln!("  {siege_note}: {e:#}");
-            Value::Null
+    let overflows_after = listen_overflows();
+    let nginx_errors = fs::read(&nginx_log)
+        .ok()
+        .and_then(|bytes| bytes.get(nginx_log_at as usize..).map(<[u8]>::to_vec))
+        .map(|new| summarize_nginx_errors(&String::from_utf8_lossy(&new)))
+        .unwrap_or_default();
+    let mut reports = Vec::new();
+    for (((_, reader), status), share) in children.into_iter().zip(&statuses).zip(&shares) {
+        let stdout = reader.join().unwrap_or_default();
+        match siege_json(&stdout) {
+            Ok(report) => reports.push(report),
+            Err(e) => notes.push(format!(
+                "a siege process of {share} users printed no report ({}; {e})",
+                status.map_or("no exit status".to_owned(), |s| s.to_string())
+            )),
         }
-        Err(e) => return Err(e),
+    }
+    // A siege process without a report: the step failed, whatever the others measured.
+    let siege = if reports.len() == shares.len() {
+        merge_reports(&reports)
+    } else {
+        Value::Null
     };
     if siege["failed_transactions"].as_f64().unwrap_or(0.0) >= SIEGE_ABORT
         && elapsed + 1.0 < seconds as f64
     {
-        siege_note = format!(
-            "siege stopped early, after {elapsed:.0} s: it gives up at {SIEGE_ABORT} failed connections"
-        );
+        notes.push(format!(
+            "siege stopped early, after {elapsed:.0} s: a siege process gives up at {SIEGE_ABORT} failed connections"
+        ));
     }
+    if shares.len() > 1 {
+        notes.push(format!(
+            "{} siege processes of {} users",
+            shares.len(),
+            shares
+                .iter()
+                .map(usize::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    let siege_note = notes.join("; ");
+    let siege_errors = summarize_errors(
+        &error_files
+            .iter()
+            .map(|f| fs::read_to_string(f).unwrap_or_default())
+            .collect::<String>(),
+    );
     // Let Prometheus scrape the end of the run; the window then spans the whole run (no
     // traffic before or after it), so `increase` counts the run's requests.
     tokio::time::sleep(Duration::from_secs(args.scrape_wait)).await;
@@ -152,7 +261,11 @@ pub(super) async fn measure(
         users,
         siege,
         seconds: elapsed,
-        siege_errors: summarize_errors(&fs::read_to_string(&errors).unwrap_or_default()),
+        siege_errors,
+        nginx_errors,
+        listen_overflows: overflows_before
+            .zip(overflows_after)
+            .map_or(0.0, |(b, a)| (a - b).max(0.0)),
         think: think_before
             .zip(think_after)
             .map(|((n0, s0), (n1, s1))| ThinkLines {
@@ -386,6 +499,99 @@ fn own_ticks(pid: u32) -> Option<f64> {
     Some(utime + stime)
 }
 
+/// siege's reports of processes that ran side by side, as one: counts and rates add up, the
+/// mean response time is weighted by transactions, the longest is the longest.
+fn merge_reports(reports: &[Value]) -> Value {
+    if let [one] = reports {
+        return one.clone();
+    }
+    let f = |r: &Value, key: &str| r[key].as_f64().unwrap_or(0.0);
+    let sum = |key: &str| reports.iter().map(|r| f(r, key)).sum::<f64>();
+    let max = |key: &str| reports.iter().map(|r| f(r, key)).fold(0.0, f64::max);
+    let transactions = sum("transactions");
+    let failed = sum("failed_transactions");
+    let weighted: f64 = reports
+        .iter()
+        .map(|r| f(r, "response_time") * f(r, "transactions"))
+        .sum();
+    serde_json::json!({
+        "transactions": transactions,
+        "availability": if transactions + failed > 0.0 {
+            (transactions / (transactions + failed) * 10_000.0).round() / 100.0
+        } else {
+            0.0
+        },
+        "elapsed_time": max("elapsed_time"),
+        "data_transferred": sum("data_transferred"),
+        "response_time": if transactions > 0.0 { weighted / transactions } else { 0.0 },
+        "transaction_rate": sum("transaction_rate"),
+        "throughput": sum("throughput"),
+        "concurrency": sum("concurrency"),
+        "successful_transactions": sum("successful_transactions"),
+        "failed_transactions": failed,
+        "longest_transaction": max("longest_transaction"),
+        "shortest_transaction": reports
+            .iter()
+            .map(|r| f(r, "shortest_transaction"))
+            .fold(f64::INFINITY, f64::min),
+        "siege_processes": reports.len(),
+    })
+}
+
+/// The stack's directory (`--stack-dir`, from the workspace root when relative).
+fn stack_path(stack_dir: &Path) -> std::path::PathBuf {
+    if stack_dir.is_absolute() {
+        stack_dir.to_path_buf()
+    } else {
+        root().join(stack_dir)
+    }
+}
+
+/// Connections the kernel dropped because a listening socket's accept queue was full (every
+/// listener of the machine: nginx, the services, the think server), `TcpExt: ListenOverflows`.
+fn listen_overflows() -> Option<f64> {
+    let netstat = fs::read_to_string("/proc/net/netstat").ok()?;
+    let mut lines = netstat.lines().filter(|l| l.starts_with("TcpExt:"));
+    let (names, values) = (lines.next()?, lines.next()?);
+    let at = names
+        .split_whitespace()
+        .position(|n| n == "ListenOverflows")?;
+    values.split_whitespace().nth(at)?.parse().ok()
+}
+
+/// nginx's error-log lines of a run by kind, with counts: `upstream timed out (110: Connection
+/// timed out) while connecting to upstream … 127.0.0.1:8082`, and so on.
+fn summarize_nginx_errors(text: &str) -> String {
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for line in text.lines() {
+        // `2026/11/29 23:56:15 [error] 25505#25505: *176284 upstream timed out (…) while
+        // connecting to upstream, client: …, upstream: "http://127.0.0.1:8082/…", host: …`
+        let Some((_, rest)) = line.split_once("] ") else {
+            continue;
+        };
+        let level = line
+            .split_once(" [")
+            .and_then(|(_, l)| l.split_once(']'))
+            .map_or("", |(l, _)| l);
+        let message = rest.split_once(": ").map_or(rest, |(_, m)| m);
+        let message = message.trim_start_matches(|c: char| c == '*' || c.is_ascii_digit());
+        let message = message.trim_start().split(", client:").next().unwrap_or("");
+        let upstream = line
+            .split_once("upstream: \"")
+            .and_then(|(_, u)| u.split('/').nth(2))
+            .map_or(String::new(), |u| format!(" ({u})"));
+        *counts
+            .entry(format!("[{level}] {message}{upstream}"))
+            .or_default() += 1;
+    }
+    let mut all: Vec<(String, usize)> = counts.into_iter().collect();
+    all.sort_by_key(|b| std::cmp::Reverse(b.1));
+    all.into_iter()
+        .map(|(line, n)| format!("{n} × {line}"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// siege gives up after this many failed connections (`failures` in its resource file).
 const SIEGE_ABORT: f64 = 1024.0;
 
@@ -430,5 +636,52 @@ fn self_ticks() -> Option<SelfTicks> {
             children: cutime + cstime,
         }),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn nginx_errors_are_counted_by_kind_and_upstream() {
+        let log = "2026/11/29 23:56:15 [error] 25505#25505: *176284 upstream timed out (110: Connection timed out) while connecting to upstream, client: 127.0.0.1, server: _, request: \"POST /api/v1/loans HTTP/1.1\", upstream: \"http://127.0.0.1:8082/api/v1/loans\", host: \"127.0.0.1:8000\"\n\
+            2026/11/29 23:56:15 [warn] 25505#25505: *176289 upstream server temporarily disabled while connecting to upstream, client: 127.0.0.1, server: _, request: \"GET /api/v1/books/3 HTTP/1.1\", upstream: \"http://127.0.0.1:8082/api/v1/books/3\", host: \"127.0.0.1:8000\"\n\
+            2026/11/29 23:56:16 [error] 25505#25505: *176290 upstream timed out (110: Connection timed out) while connecting to upstream, client: 127.0.0.1, server: _, request: \"GET /api/v1/books/7 HTTP/1.1\", upstream: \"http://127.0.0.1:8082/api/v1/books/7\", host: \"127.0.0.1:8000\"\n";
+        assert_eq!(
+            summarize_nginx_errors(log),
+            "2 × [error] upstream timed out (110: Connection timed out) while connecting to upstream (127.0.0.1:8082); \
+             1 × [warn] upstream server temporarily disabled while connecting to upstream (127.0.0.1:8082)"
+        );
+    }
+
+    #[test]
+    fn users_are_shared_below_sieges_descriptor_limit() {
+        assert_eq!(shares(50), [50]);
+        assert_eq!(shares(900), [900]);
+        assert_eq!(shares(1600), [800, 800]);
+        assert_eq!(shares(6400), [800; 8]);
+        let big = shares(10_000);
+        assert_eq!(big.iter().sum::<usize>(), 10_000);
+        assert!(big.iter().all(|s| (833..=834).contains(s)));
+    }
+
+    #[test]
+    fn reports_of_processes_side_by_side_add_up() {
+        let a = json!({"transactions": 100.0, "failed_transactions": 0.0, "transaction_rate": 10.0,
+                       "response_time": 0.2, "longest_transaction": 1.5, "elapsed_time": 10.0,
+                       "shortest_transaction": 0.01});
+        let b = json!({"transactions": 300.0, "failed_transactions": 4.0, "transaction_rate": 30.0,
+                       "response_time": 0.4, "longest_transaction": 0.9, "elapsed_time": 10.1,
+                       "shortest_transaction": 0.02});
+        let m = merge_reports(&[a.clone(), b]);
+        assert_eq!(m["transactions"], 400.0);
+        assert_eq!(m["failed_transactions"], 4.0);
+        assert_eq!(m["transaction_rate"], 40.0);
+        assert!((m["response_time"].as_f64().unwrap_or(0.0) - 0.35).abs() < 1e-9);
+        assert_eq!(m["longest_transaction"], 1.5);
+        assert_eq!(m["availability"], 99.01);
+        assert_eq!(merge_reports(std::slice::from_ref(&a)), a);
     }
 }

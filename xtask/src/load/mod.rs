@@ -176,6 +176,7 @@ pub fn run_steps(args: &LoadArgs) -> anyhow::Result<(PathBuf, Vec<Step>)> {
                 println!("  {label}");
                 prepare()?;
                 let run = Run {
+                    scenario: Scenario::Lab,
                     urls: &urls,
                     users,
                     seconds,
@@ -196,6 +197,7 @@ pub fn run_steps(args: &LoadArgs) -> anyhow::Result<(PathBuf, Vec<Step>)> {
                 .unwrap_or(if scenario == Scenario::Lab { 120 } else { 60 });
             let urls = write_urls(&out, scenario, &args.target)?;
             let run = Run {
+                scenario,
                 urls: &urls,
                 users,
                 seconds,
@@ -245,6 +247,7 @@ fn ramp_one(
     // A few seconds of light load, not measured, then a scrape: Prometheus only computes a
     // rate from two samples of a series, and a route's series starts at its first request.
     let warm_up = Run {
+        scenario: workload,
         urls: &benchmark_urls,
         users: 10,
         seconds: 5,
@@ -264,7 +267,8 @@ fn ramp_one(
                 ramp.budget
             );
         }
-        // siege holds a socket per user, and so does the think server; files and pipes besides.
+        // The think server holds a socket per user in one process (siege's are shared among
+        // processes of at most 900 users); files and pipes besides.
         if let Some(limit) = open_files
             && users + 256 > limit
         {
@@ -272,19 +276,9 @@ fn ramp_one(
                 "the open-files limit ({limit}) leaves no room for {users} users' sockets"
             );
         }
-        let urls = match think {
-            Some(server) => {
-                let path = out.join(format!("urls-{name}-{users}.txt"));
-                fs::write(
-                    &path,
-                    urls::think_url_file(workload, &args.target, &server.url, users),
-                )?;
-                path
-            }
-            None => benchmark_urls.clone(),
-        };
         let run = || Run {
-            urls: &urls,
+            scenario: workload,
+            urls: &benchmark_urls,
             users,
             seconds,
             think,
@@ -293,25 +287,30 @@ fn ramp_one(
         let mut step = runtime.block_on(measure::measure(args, out, token, run()))?;
         // Builds and tests of others share the machine: a step that crossed a limit while they
         // took half a core or more runs once more, when there is time.
+        // So does a step where a siege process gave no report (it hung, see `measure`).
         let elsewhere = step.cpu_elsewhere();
-        if !step.within(args.p99_limit)
-            && elsewhere >= RERUN_ELSEWHERE
-            && Instant::now() + step_time <= until
-        {
-            println!(
-                "  {users:>6} users crossed a limit (worst route p99 {:.0} ms, {:.2} % failed) while processes outside the stack took {:.0} % of a core: once more",
+        let why = if step.siege.is_null() {
+            Some(format!(
+                "a siege process gave no report ({})",
+                step.siege_note
+            ))
+        } else if !step.within(args.p99_limit) && elsewhere >= RERUN_ELSEWHERE {
+            Some(format!(
+                "it crossed the limits (worst route p99 {:.0} ms, {:.2} % failed) while processes outside the stack took {:.0} % of a core",
                 step.p99() * 1000.0,
                 step.failure_ratio() * 100.0,
                 elsewhere * 100.0
-            );
-            let first = step;
+            ))
+        } else {
+            None
+        };
+        if let Some(why) = why
+            && Instant::now() + step_time <= until
+        {
+            println!("  {users:>6} users: once more, because {why}");
             step = runtime.block_on(measure::measure(args, out, token, run()))?;
-            step.note = format!(
-                "this step ran twice: the first run crossed the limits (worst route p99 {:.0} ms, {:.2} % failed) while processes outside the stack took {:.0} % of a core; the figures are the second run's",
-                first.p99() * 1000.0,
-                first.failure_ratio() * 100.0,
-                elsewhere * 100.0
-            );
+            step.note =
+                format!("this step ran twice, because {why}; the figures are the second run's");
         }
         println!(
             "  {users:>6} users: {:>8.0} req/s, {:.2} % failed, worst route p99 {:.0} ms, CPU {:.0} % of the machine (generator {:.0} %){}",

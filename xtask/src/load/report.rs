@@ -385,6 +385,16 @@ pub(super) fn report(
         if !s.siege_errors.is_empty() {
             let _ = writeln!(md, "\nsiege's errors: {}", s.siege_errors);
         }
+        if !s.nginx_errors.is_empty() {
+            let _ = writeln!(md, "\nnginx's errors: {}", s.nginx_errors);
+        }
+        if s.listen_overflows > 0.0 {
+            let _ = writeln!(
+                md,
+                "\nAccept queues overflowed (`ListenOverflows`, any listener of the machine): {:.0} connections dropped.",
+                s.listen_overflows
+            );
+        }
     }
     md
 }
@@ -605,8 +615,18 @@ fn verdict(steps: &[&Step], p99_limit: f64) -> Verdict {
     if judged.pool_wait_p99.is_some_and(|w| w > 0.1) {
         let _ = write!(
             text,
-            " The database pool was short too: p99 wait for a connection {} ms.",
+            " The database pool was short: p99 wait for a connection {} ms (each replica has its own pool).",
             ms(judged.pool_wait_p99)
+        );
+    }
+    if !judged.nginx_errors.is_empty() {
+        let _ = write!(text, " nginx logged: {}.", judged.nginx_errors);
+    }
+    if judged.listen_overflows > 0.0 {
+        let _ = write!(
+            text,
+            " The kernel dropped {:.0} connections on full accept queues (a process not accepting fast enough).",
+            judged.listen_overflows
         );
     }
     let errors = judged.siege_errors.to_lowercase();

@@ -24,6 +24,10 @@ pub struct Step {
     /// process -> (resident MiB at the end of the step, peak resident MiB since it started)
     pub memory: BTreeMap<String, (f64, f64)>,
     pub siege_errors: String,
+    /// nginx's error-log lines of the run, by kind (upstream timeouts, refusals, …).
+    pub nginx_errors: String,
+    /// Connections the kernel dropped on a full accept queue during the run (any listener).
+    pub listen_overflows: f64,
     /// The think lines siege walked through (think-time runs only).
     pub think: Option<ThinkLines>,
     /// Where the CPU went while siege ran (from `/proc`).

@@ -30,10 +30,18 @@ struct Counts {
 pub(super) struct ThinkServer {
     /// The URL of the think line.
     pub url: String,
+    pub think: Think,
     counts: Arc<Counts>,
 }
 
 impl ThinkServer {
+    /// Lines each user walks through to last about `seconds`: a think line and a request per
+    /// think time (the response time, a few milliseconds when all goes well, comes on top).
+    pub fn lines_for(&self, seconds: u64) -> u64 {
+        let mean = (self.think.min_ms + self.think.max_ms) as f64 / 2000.0 + 0.05;
+        2 * ((seconds as f64 / mean).round() as u64).max(1)
+    }
+
     /// Think lines answered so far, and the seconds they waited in total.
     pub fn snapshot(&self) -> (u64, f64) {
         (
@@ -77,6 +85,7 @@ pub(super) async fn start(think: Think) -> anyhow::Result<ThinkServer> {
     tokio::spawn(async move { axum::serve(listener, app).await });
     Ok(ThinkServer {
         url: format!("http://{addr}/think"),
+        think,
         counts,
     })
 }
@@ -125,5 +134,7 @@ mod tests {
         let (answered, seconds) = server.snapshot();
         assert_eq!(answered, 1);
         assert!((0.2..=0.3).contains(&seconds));
+        // 20 s of 0.25 s thinks (+ 50 ms): 67 thinks, 67 requests.
+        assert_eq!(server.lines_for(20), 134);
     }
 }

@@ -166,7 +166,18 @@ pub(super) async fn measure(
     let deadline = planned + SIEGE_GRACE;
     let mut notes = Vec::new();
     let mut statuses = vec![None; children.len()];
+    // Connections wait in a listener's accept queue before any service's histogram sees
+    // them: its fill, sampled every second (`ss`, a few milliseconds each).
+    let mut queues: BTreeMap<String, (u32, u32)> = BTreeMap::new();
+    let mut sampled = Instant::now();
     loop {
+        if sampled.elapsed() >= Duration::from_secs(1) {
+            sampled = Instant::now();
+            for (addr, queued, backlog) in accept_queues() {
+                let entry = queues.entry(addr).or_default();
+                *entry = (entry.0.max(queued), backlog);
+            }
+        }
         for ((child, _), status) in children.iter_mut().zip(statuses.iter_mut()) {
             if status.is_none() {
                 *status = child.try_wait()?;
@@ -207,7 +218,14 @@ pub(super) async fn measure(
     for (((_, reader), status), share) in children.into_iter().zip(&statuses).zip(&shares) {
         let stdout = reader.join().unwrap_or_default();
         match siege_json(&stdout) {
-            Ok(report) => reports.push(report),
+            Ok(report) => {
+                if report["failed_transactions"].as_f64().unwrap_or(0.0) >= SIEGE_ABORT {
+                    notes.push(format!(
+                        "a siege process of {share} users gave up at {SIEGE_ABORT} failed connections, before the end of the step"
+                    ));
+                }
+                reports.push(report);
+            }
             Err(e) => notes.push(format!(
                 "a siege process of {share} users printed no report ({}; {e})",
                 status.map_or("no exit status".to_owned(), |s| s.to_string())
@@ -220,13 +238,6 @@ pub(super) async fn measure(
     } else {
         Value::Null
     };
-    if siege["failed_transactions"].as_f64().unwrap_or(0.0) >= SIEGE_ABORT
-        && elapsed + 1.0 < seconds as f64
-    {
-        notes.push(format!(
-            "siege stopped early, after {elapsed:.0} s: a siege process gives up at {SIEGE_ABORT} failed connections"
-        ));
-    }
     if shares.len() > 1 {
         notes.push(format!(
             "{} siege processes of {} users",
@@ -263,6 +274,7 @@ pub(super) async fn measure(
         seconds: elapsed,
         siege_errors,
         nginx_errors,
+        accept_queues: queues,
         listen_overflows: overflows_before
             .zip(overflows_after)
             .map_or(0.0, |(b, a)| (a - b).max(0.0)),
@@ -547,6 +559,26 @@ fn stack_path(stack_dir: &Path) -> std::path::PathBuf {
     }
 }
 
+/// The machine's listeners on 127.0.0.1: (address, connections waiting to be accepted,
+/// backlog), from `ss -ltnH`.
+fn accept_queues() -> Vec<(String, u32, u32)> {
+    let Ok(output) = Command::new("ss").arg("-ltnH").output() else {
+        return Vec::new();
+    };
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            match fields[..] {
+                ["LISTEN", queued, backlog, addr, ..] if addr.starts_with("127.0.0.1:") => {
+                    Some((addr.to_owned(), queued.parse().ok()?, backlog.parse().ok()?))
+                }
+                _ => None,
+            }
+        })
+        .collect()
+}
+
 /// Connections the kernel dropped because a listening socket's accept queue was full (every
 /// listener of the machine: nginx, the services, the think server), `TcpExt: ListenOverflows`.
 fn listen_overflows() -> Option<f64> {
@@ -619,7 +651,8 @@ struct SelfTicks {
 
 /// The runner's CPU ticks and its waited-for children's (`/proc/self/stat`: utime, stime,
 /// cutime, cstime). A child's time is added when it is waited for, so the change over a run
-/// is siege's whole CPU time, its last moments included.
+/// is siege's whole CPU time, its last moments included (and the `ss` samples', a few
+/// milliseconds a second).
 fn self_ticks() -> Option<SelfTicks> {
     let stat = fs::read_to_string("/proc/self/stat").ok()?;
     let fields: Vec<f64> = stat

@@ -395,6 +395,19 @@ pub(super) fn report(
                 s.listen_overflows
             );
         }
+        let busy_queues: Vec<String> = s
+            .accept_queues
+            .iter()
+            .filter(|(_, (queued, _))| *queued > 0)
+            .map(|(addr, (queued, backlog))| format!("{addr} {queued} / {backlog}"))
+            .collect();
+        if !busy_queues.is_empty() {
+            let _ = writeln!(
+                md,
+                "\nAccept queues, the most connections seen waiting / backlog (sampled each second): {}.",
+                busy_queues.join(", ")
+            );
+        }
     }
     md
 }
@@ -627,6 +640,17 @@ fn verdict(steps: &[&Step], p99_limit: f64) -> Verdict {
             text,
             " The kernel dropped {:.0} connections on full accept queues (a process not accepting fast enough).",
             judged.listen_overflows
+        );
+    }
+    let full = judged.full_accept_queues();
+    if !full.is_empty() {
+        let _ = write!(
+            text,
+            " Accept queues seen full: {} (connections waiting there are in no service's latency).",
+            full.iter()
+                .map(|(addr, queued, backlog)| format!("{addr} {queued} of {backlog}"))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
     let errors = judged.siege_errors.to_lowercase();

@@ -28,6 +28,8 @@ pub struct Step {
     pub nginx_errors: String,
     /// Connections the kernel dropped on a full accept queue during the run (any listener).
     pub listen_overflows: f64,
+    /// Listener on 127.0.0.1 -> (the most connections seen waiting to be accepted, backlog).
+    pub accept_queues: BTreeMap<String, (u32, u32)>,
     /// The think lines siege walked through (think-time runs only).
     pub think: Option<ThinkLines>,
     /// Where the CPU went while siege ran (from `/proc`).
@@ -250,6 +252,16 @@ impl Step {
             programs.into_iter().map(|(p, (n, c))| (p, n, c)).collect();
         all.sort_by(|a, b| b.2.total_cmp(&a.2));
         all
+    }
+
+    /// Listeners whose accept queue was seen full or nearly (90 % of the backlog or more):
+    /// (address, most waiting, backlog).
+    pub(super) fn full_accept_queues(&self) -> Vec<(&str, u32, u32)> {
+        self.accept_queues
+            .iter()
+            .filter(|(_, (queued, backlog))| *backlog > 0 && *queued * 10 >= *backlog * 9)
+            .map(|(addr, (queued, backlog))| (addr.as_str(), *queued, *backlog))
+            .collect()
     }
 
     /// CPU the machine spent outside the processes measured and the generator, in cores

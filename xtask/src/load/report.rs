@@ -237,7 +237,7 @@ pub(super) fn report(
     let think = ramp.is_some_and(|r| r.think.is_some());
     let _ = writeln!(
         md,
-        "| {}users | seconds | requests | failed | req/s | avg response ms | {} | availability % | 5xx + failed % | worst route p99 ms | machine CPU % | generator CPU % |\n|{}---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| {}users | seconds | requests | failed | req/s | avg response ms | {} | availability % | failed % | worst route p99 ms | machine CPU % | generator CPU % |\n|{}---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         if ramp.is_some() { "workload | " } else { "" },
         if think {
             "s between a user's requests"
@@ -279,7 +279,7 @@ pub(super) fn report(
     }
     let _ = writeln!(
         md,
-        "\nmachine CPU: every process's, from `/proc/stat`; generator CPU: siege's and the runner's CPU time / wall time / {} cores, from `/proc/self/stat` — near 100 % would mean the load generator, not the server, ran out of CPU.{}",
+        "\nfailed: siege's failed transactions — answers 500–509 and 408, from the services or from nginx itself, and requests with no answer (refused, reset, timed out); machine CPU: every process's, from `/proc/stat`; generator CPU: siege's and the runner's CPU time / wall time / {} cores, from `/proc/self/stat` — near 100 % would mean the load generator, not the server, ran out of CPU.{}",
         steps.first().map_or(0.0, |s| s.load_cpu.cores),
         if think {
             " With think time, siege's mean response time is not shown: siege gives it to 10 ms, over think lines of 1–2 s; the services' own p50 and p99 per route are below."
@@ -572,7 +572,7 @@ fn verdict(steps: &[&Step], p99_limit: f64) -> Verdict {
         .collect();
     if judged.failed() > 0.0 && first_over.is_some() {
         crossed.push(format!(
-            "siege: {:.0} failed connections ({:.2} % of requests){}",
+            "siege: {:.0} failed ({:.2} %: 5xx answers, nginx's own included, and requests with no answer){}",
             judged.failed(),
             judged.failed() / (judged.requests() + judged.failed()).max(1.0) * 100.0,
             if judged.siege_errors.is_empty() {

@@ -15,11 +15,11 @@ use crate::domain::ids::MemberId;
 use crate::domain::member::{Caller, Role};
 use crate::error::Error;
 
-/// Signs and verifies tokens with the configured secret.
+/// Signs and verifies tokens with the configured secret. Cheap to clone: the keys are shared
+/// (and zeroised once, when the last clone goes), not copied for each request that reads them.
 #[derive(Clone)]
 pub struct TokenKeys {
-    encoding: EncodingKey,
-    decoding: DecodingKey,
+    keys: std::sync::Arc<(EncodingKey, DecodingKey)>,
     ttl: Duration,
 }
 
@@ -45,8 +45,10 @@ pub struct Verified {
 impl TokenKeys {
     pub fn new(secret: &[u8], ttl: Duration) -> Self {
         Self {
-            encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
+            keys: std::sync::Arc::new((
+                EncodingKey::from_secret(secret),
+                DecodingKey::from_secret(secret),
+            )),
             ttl,
         }
     }
@@ -78,7 +80,7 @@ impl TokenKeys {
             exp: expires_at.timestamp(),
             jti: uuid::Uuid::new_v4().simple().to_string(),
         };
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.keys.0)
             .map_err(|e| Error::Internal(anyhow::Error::new(e).context("cannot sign token")))
     }
 
@@ -88,7 +90,7 @@ impl TokenKeys {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 0;
         validation.set_required_spec_claims(&["exp", "sub", "jti"]);
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation).ok()?;
+        let data = jsonwebtoken::decode::<Claims>(token, &self.keys.1, &validation).ok()?;
         let member_id = data.claims.sub.parse().ok().map(MemberId)?;
         Some(Verified {
             caller: Caller {

@@ -6,6 +6,13 @@ use biblio_api::seed::SeedArgs;
 use biblio_api::startup::Application;
 use clap::{Parser, Subcommand};
 
+/// mimalloc instead of glibc's allocator: a request makes many small, short-lived allocations
+/// on several threads, which glibc serves slower and keeps in more arenas (`docs/BENCHMARKS.md`,
+/// "Instructions per request").
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "biblio-api", version, about = "Biblio's JSON API")]
 struct Cli {

@@ -3,6 +3,13 @@
 use biblio_web::config::Settings;
 use biblio_web::startup::Application;
 
+/// mimalloc instead of glibc's allocator: a request makes many small, short-lived allocations
+/// on several threads, which glibc serves slower and keeps in more arenas (`docs/BENCHMARKS.md`,
+/// "Instructions per request").
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let telemetry = common::telemetry::init(common::telemetry::ServiceInfo {

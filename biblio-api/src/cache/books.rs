@@ -22,7 +22,7 @@ use redis::AsyncCommands as _;
 use tracing::field::Empty;
 
 use super::{CacheError, Outcome, Redis};
-use crate::domain::book::Book;
+use crate::domain::book::BookJson;
 use crate::domain::ids::BookId;
 
 /// The cache name in `cache_requests_total{cache}`.
@@ -52,7 +52,8 @@ struct Pending {
 
 /// What a lookup found.
 pub enum Lookup {
-    Hit(Book),
+    /// The book as it was stored, served without decoding it.
+    Hit(BookJson),
     /// Not cached: read MySQL, then [`BookCache::fill`] with the ticket.
     Miss(FillTicket),
     /// Do not use or fill the cache now (Redis down, or invalidations outstanding).
@@ -140,13 +141,11 @@ impl BookCache {
 
     /// Stores a book read from MySQL after a miss, unless a write got there first.
     #[tracing::instrument(name = "cache SET book", skip_all, fields(db.system.name = "redis", db.operation.name = "SET", cache.key = "book:{id}", book_id = ticket.id.0))]
-    pub async fn fill(&self, ticket: FillTicket, book: &Book) {
-        if ticket.issued.elapsed() > TOMBSTONE_TTL / 2 || book.id != ticket.id {
+    pub async fn fill(&self, ticket: FillTicket, book: &BookJson) {
+        if ticket.issued.elapsed() > TOMBSTONE_TTL / 2 {
             return;
         }
-        let Ok(value) = serde_json::to_string(book) else {
-            return;
-        };
+        let value = book.as_str().to_owned();
         let key = self.redis.key("book", ticket.id);
         let ttl = self.ttl;
         let _ = self
@@ -268,7 +267,7 @@ impl BookCache {
 /// What one cached value means for a lookup of book `id`.
 fn classify(id: BookId, value: Option<String>) -> Lookup {
     match value {
-        Some(value) if value != TOMBSTONE => match serde_json::from_str(&value) {
+        Some(value) if value != TOMBSTONE => match BookJson::from_encoded(value) {
             Ok(book) => {
                 Outcome::Hit.record(CACHE);
                 Lookup::Hit(book)

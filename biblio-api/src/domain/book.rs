@@ -26,6 +26,46 @@ pub struct Book {
     pub copies_available: i32,
 }
 
+/// A book as its JSON encoding, the API's answer for it, kept as text: a book read from the
+/// cache is answered with the bytes Redis returned, neither decoded nor encoded again.
+#[derive(Debug, Clone)]
+pub struct BookJson(Box<serde_json::value::RawValue>);
+
+impl BookJson {
+    /// The encoding of `book`.
+    pub fn encode(book: &Book) -> Self {
+        let text = serde_json::to_string(book).expect("a book always encodes");
+        Self(serde_json::value::RawValue::from_string(text).expect("the encoding is JSON"))
+    }
+
+    /// A book's encoding kept elsewhere (the cache): refused unless it is one JSON object.
+    /// Its fields are not checked, so a change to [`Book`]'s encoding must change where it is
+    /// kept (the cache's key version).
+    pub fn from_encoded(text: String) -> Result<Self, serde_json::Error> {
+        if !text.trim_start().starts_with('{') {
+            return Err(serde::de::Error::custom("a book is a JSON object"));
+        }
+        serde_json::value::RawValue::from_string(text).map(Self)
+    }
+
+    /// The JSON text.
+    pub fn as_str(&self) -> &str {
+        self.0.get()
+    }
+}
+
+impl Serialize for BookJson {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for BookJson {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Box::<serde_json::value::RawValue>::deserialize(deserializer).map(Self)
+    }
+}
+
 /// A book as a client sends it (create, or full replacement with PUT). Every field is optional
 /// here so that missing fields are reported with the others, by name.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
@@ -318,6 +358,38 @@ fn optional_term(p: &mut Problems, field: &str, raw: Option<&str>) -> Option<Str
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_book_json_is_its_encoding_and_serializes_verbatim() {
+        let book = Book {
+            id: BookId(7),
+            isbn: "9780306406157".into(),
+            title: "Ünïcode \"quoted\"".into(),
+            authors: vec!["A".into()],
+            publisher: None,
+            year: Some(1999),
+            subjects: vec![],
+            copies_total: 2,
+            copies_available: 1,
+        };
+        let json = BookJson::encode(&book);
+        assert_eq!(json.as_str(), serde_json::to_string(&book).expect("JSON"));
+        let decoded: Book = serde_json::from_str(json.as_str()).expect("JSON");
+        assert_eq!(decoded, book);
+        // Inside another value it is written as it is, not as a string.
+        let page = serde_json::to_string(&vec![json.clone()]).expect("JSON");
+        assert_eq!(page, format!("[{}]", json.as_str()));
+        let stored = BookJson::from_encoded(json.as_str().to_owned()).expect("JSON");
+        assert_eq!(stored.as_str(), json.as_str());
+    }
+
+    #[test]
+    fn only_a_json_object_is_taken_as_a_stored_book() {
+        for text in ["", "-", "[1]", "\"book\"", "{\"title\": ", "{} trailing"] {
+            assert!(BookJson::from_encoded(text.into()).is_err(), "{text:?}");
+        }
+        assert!(BookJson::from_encoded(" {\"id\": 1} ".into()).is_ok());
+    }
 
     fn valid_input() -> BookInput {
         BookInput {

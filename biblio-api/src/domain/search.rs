@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::book::{Book, Sort};
+use super::book::{Book, BookJson, Sort};
 use super::ids::BookId;
 use super::{FieldError, Problems, bounded_text};
 
@@ -18,7 +18,8 @@ pub const MAX_SUGGESTIONS: usize = 8;
 /// A page of search results.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct SearchResults {
-    pub items: Vec<Book>,
+    #[schema(value_type = Vec<Book>)]
+    pub items: Vec<BookJson>,
     pub page: u32,
     pub per_page: u32,
     /// Every book that matches, over all pages.

@@ -7,7 +7,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{ApiJson, ApiQuery, AppState, IdPath};
-use crate::domain::book::{Book, BookInput, BookSearchParams};
+use crate::domain::book::{Book, BookInput, BookJson, BookSearchParams};
 use crate::domain::ids::BookId;
 use crate::domain::member::Caller;
 use crate::domain::search::{SearchResults, SuggestParams, Suggestion};
@@ -46,7 +46,10 @@ async fn suggest_books(
 #[utoipa::path(get, path = "/api/v1/books/{id}", tag = "books", params(("id" = u64, Path, minimum = 1)),
     responses((status = 200, body = Book), (status = 404)))]
 #[tracing::instrument(level = "debug", skip_all, fields(book_id = id))]
-async fn get_book(State(state): State<AppState>, IdPath(id): IdPath) -> Result<Json<Book>, Error> {
+async fn get_book(
+    State(state): State<AppState>,
+    IdPath(id): IdPath,
+) -> Result<Json<BookJson>, Error> {
     Ok(Json(state.catalogue.get(BookId(id)).await?))
 }
 

@@ -29,9 +29,21 @@ use crate::service::loans::LoanService;
 use crate::service::members::MemberDirectory;
 use crate::service::reports::Reports;
 
-/// What handlers share.
+/// What handlers share: one [`Shared`] behind an `Arc`, so that handing it to each request's
+/// extractors and middleware (axum clones the state for each) costs one reference count.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(std::sync::Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// The services, settings and handles every request may use.
+pub struct Shared {
     pub db: crate::storage::Database,
     pub redis: crate::cache::Redis,
     pub tokens: TokenKeys,
@@ -66,7 +78,7 @@ impl AppState {
         let metrics = common::metrics::install();
         register_counters();
         let login_throttle = crate::throttle::LoginThrottle::new(redis.clone(), settings.login);
-        Self {
+        Self(std::sync::Arc::new(Shared {
             revocations: crate::auth::Revocations::new(db.clone()),
             catalogue: Catalogue::new(db.clone(), books.clone(), index.clone()),
             indexer: crate::service::indexer::Indexer::new(db.clone(), index),
@@ -83,7 +95,7 @@ impl AppState {
             tokens,
             db,
             draining: common::shutdown::Draining::default(),
-        }
+        }))
     }
 }
 

@@ -14,7 +14,7 @@ use chrono::Utc;
 use tracing::field::Empty;
 
 use crate::cache::books::{BookCache, Lookup};
-use crate::domain::book::{Book, BookInput, BookSearch, BookSearchParams, NewBook};
+use crate::domain::book::{Book, BookInput, BookJson, BookSearch, BookSearchParams, NewBook};
 use crate::domain::ids::BookId;
 use crate::domain::search::{
     Availability, MAX_SUGGESTIONS, SearchResults, SuggestParams, SuggestQuery, Suggestion,
@@ -45,8 +45,8 @@ impl Catalogue {
         }
     }
 
-    /// One book: from the shared cache, or from MySQL (then cached).
-    pub async fn get(&self, id: BookId) -> Result<Book> {
+    /// One book: from the shared cache (as stored there), or from MySQL (then cached).
+    pub async fn get(&self, id: BookId) -> Result<BookJson> {
         let ticket = match self.cache.get(id).await {
             Lookup::Hit(book) => return Ok(book),
             Lookup::Miss(ticket) => Some(ticket),
@@ -55,6 +55,7 @@ impl Catalogue {
         let book = books::find(&mut self.db.acquire().await?, id)
             .await?
             .ok_or_else(|| not_found(id))?;
+        let book = BookJson::encode(&book);
         if let Some(ticket) = ticket {
             self.cache.fill(ticket, &book).await;
         }
@@ -123,8 +124,8 @@ impl Catalogue {
     /// The books of `ids`, in that order: from the cache, then MySQL for the rest (filling the
     /// cache), then the index's copy if MySQL cannot be read. A book withdrawn since the index
     /// saw it is left out.
-    async fn books_in_order(&self, ids: &[BookId]) -> Result<(Vec<Book>, Availability)> {
-        let mut found: HashMap<BookId, Book> = HashMap::with_capacity(ids.len());
+    async fn books_in_order(&self, ids: &[BookId]) -> Result<(Vec<BookJson>, Availability)> {
+        let mut found: HashMap<BookId, BookJson> = HashMap::with_capacity(ids.len());
         let mut tickets = Vec::new();
         let mut missing = Vec::new();
         for (id, lookup) in ids.iter().zip(self.cache.get_many(ids).await) {
@@ -150,7 +151,7 @@ impl Catalogue {
             match read {
                 Ok(books) => {
                     for book in books {
-                        found.insert(book.id, book);
+                        found.insert(book.id, BookJson::encode(&book));
                     }
                     for ticket in tickets {
                         if let Some(book) = found.get(&ticket.id()) {
@@ -161,7 +162,12 @@ impl Catalogue {
                 Err(Error::Unavailable(e)) => {
                     tracing::warn!(error = %e, books = missing.len(), "MySQL cannot be read: search shows the index's last known copies");
                     availability = Availability::LastKnown;
-                    found.extend(self.index.stored(&missing)?);
+                    found.extend(
+                        self.index
+                            .stored(&missing)?
+                            .into_iter()
+                            .map(|(id, book)| (id, BookJson::encode(&book))),
+                    );
                 }
                 Err(e) => return Err(e),
             }

@@ -9,6 +9,7 @@
 //! - [`load`]: `cargo xtask load`, siege scenarios through nginx, with a report and plots.
 //! - [`bench`](mod@bench): `cargo xtask bench`, the figures of `docs/BENCHMARKS.md`.
 //! - [`bench_web`]: `cargo xtask bench-web`, the web front's catalogue page under load.
+//! - [`cost`]: `cargo xtask cost`, instructions per request under callgrind, export off and on.
 //!
 //! What they share (these import no command module):
 //! - [`siege`]: reading siege's JSON report.
@@ -16,12 +17,13 @@
 //! - [`rng`]: a deterministic random generator for load.
 //! - [`system`]: the workspace root, running commands, Debian packages, local services, locks.
 //!
-//! Imports go one way: `test` → `e2e`, `fuzz`; `e2e` → `load`, `stack`; `load` → `stack`;
+//! Imports go one way: `test` → `e2e`, `fuzz`; `e2e` → `load`, `stack`; `load`, `cost` → `stack`;
 //! commands → the shared modules; nothing imports `test`, and no module imports back one
 //! that imports it (`python3 scripts/check-layers.py` checks it).
 
 mod bench;
 mod bench_web;
+mod cost;
 mod e2e;
 mod fuzz;
 mod http;
@@ -57,6 +59,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Measure the web front: catalogue page latency (p50/p90/p99) and throughput at 50 connections.
     BenchWeb,
+    /// Count instructions per request under callgrind, tracing export off and on (start-up subtracted).
+    Cost(cost::CostArgs),
     /// Fuzz the API from its OpenAPI document with schemathesis (no 500, nothing undocumented).
     Fuzz(fuzz::FuzzArgs),
 }
@@ -75,6 +79,7 @@ fn main() -> anyhow::Result<()> {
         Command::Bench(args) => bench::run(&args),
         Command::Load(args) => load::run(&args).map(|_| ()),
         Command::BenchWeb => bench_web::run(),
+        Command::Cost(args) => cost::run(&args),
         Command::Fuzz(args) => fuzz::run(&args),
     }
 }

@@ -10,8 +10,8 @@
 //! (`always_on`) over OTLP/HTTP to a sink this process runs, which answers 200 to everything.
 //! The web's catalogue page is counted in `biblio-web` alone, the API it calls run normally.
 //!
-//! What keeps the figures the same from one run to the next (within 0.5 % here; see
-//! `docs/BENCHMARKS.md` for the one exception):
+//! What keeps the figures the same from one run to the next (within about 1 %; what is left
+//! is glibc malloc's heap state, see `docs/BENCHMARKS.md`):
 //! - counting starts once start-up and warm-up are over and the server is idle: start-up varies
 //!   by millions of instructions (quanta calibrates its clock for as long as it takes, the
 //!   indexer's first poll rebuilds the index in tantivy's threads whenever it comes);

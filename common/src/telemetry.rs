@@ -894,7 +894,10 @@ mod tests {
         let line: serde_json::Value = serde_json::from_str(text.trim()).expect("one JSON line");
         assert_eq!(line["book_id"], 7, "{text}");
         assert_eq!(line["span"]["http.route"], "/api/v1/books/{id}", "{text}");
-        assert_eq!(line["span"]["trace_id"], "8bf92f3577b34da6a3ce929d0e0e4736", "{text}");
+        assert_eq!(
+            line["span"]["trace_id"], "8bf92f3577b34da6a3ce929d0e0e4736",
+            "{text}"
+        );
         assert_eq!(line["span"]["status"], 200, "{text}");
         assert_eq!(line["span"]["name"], "HTTP request", "{text}");
     }

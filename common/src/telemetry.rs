@@ -101,7 +101,7 @@ pub fn init(service: ServiceInfo) -> TelemetryGuard {
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
     let filter = || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let json = fmt::layer()
-        .fmt_fields(AppendingJsonFields::default())
+        .fmt_fields(AppendingJsonFields)
         .event_format(WithTraceIds(
             fmt::format()
                 .json()
@@ -958,7 +958,7 @@ mod tests {
         let buffer = Buffer::default();
         let writer = buffer.clone();
         let layer = tracing_subscriber::fmt::layer()
-            .fmt_fields(super::AppendingJsonFields::default())
+            .fmt_fields(super::AppendingJsonFields)
             .event_format(
                 tracing_subscriber::fmt::format()
                     .json()

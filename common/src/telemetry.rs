@@ -805,7 +805,9 @@ impl tracing::field::Visit for JsonObject {
 
     fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
         self.key(field);
-        push_json_string(&mut self.0, &format!("{value:?}"));
+        self.0.push('"');
+        let _ = write!(JsonEscaped(&mut self.0), "{value:?}");
+        self.0.push('"');
     }
 
     fn record_i64(&mut self, field: &tracing::field::Field, value: i64) {
@@ -845,20 +847,38 @@ impl tracing::field::Visit for JsonObject {
 /// `text` as a JSON string literal, quotes included.
 fn push_json_string(out: &mut String, text: &str) {
     out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
+    let _ = JsonEscaped(out).write_str(text);
     out.push('"');
+}
+
+/// Writes what it is given into a JSON string literal's body, escaped.
+struct JsonEscaped<'a>(&'a mut String);
+
+impl std::fmt::Write for JsonEscaped<'_> {
+    fn write_str(&mut self, text: &str) -> std::fmt::Result {
+        // Runs that need no escape (nearly all text) are copied whole.
+        let mut from = 0;
+        for (at, byte) in text.bytes().enumerate() {
+            let escape = match byte {
+                b'"' => "\\\"",
+                b'\\' => "\\\\",
+                b'\n' => "\\n",
+                b'\r' => "\\r",
+                b'\t' => "\\t",
+                0..0x20 => "",
+                _ => continue,
+            };
+            self.0.push_str(&text[from..at]);
+            if escape.is_empty() {
+                write!(self.0, "\\u{byte:04x}")?;
+            } else {
+                self.0.push_str(escape);
+            }
+            from = at + 1;
+        }
+        self.0.push_str(&text[from..]);
+        Ok(())
+    }
 }
 
 /// Appends the members of the JSON object `added` to the JSON object `object` (either may be
@@ -1000,6 +1020,24 @@ mod tests {
         assert_eq!(line["span"]["took"], 1.5, "{text}");
         assert_eq!(line["span"]["debug"], "Some(3)", "{text}");
         assert_eq!(line["span"]["name"], "HTTP request", "{text}");
+    }
+
+    #[test]
+    fn any_text_is_written_as_the_json_string_it_is() {
+        let controls: String = (0u8..0x20).map(char::from).collect();
+        for text in [
+            "",
+            "plain",
+            "Élodie 東京 🚀",
+            "\"\\/\u{7f}",
+            &controls,
+            "a\u{0}b",
+        ] {
+            let mut out = String::new();
+            super::push_json_string(&mut out, text);
+            let back: String = serde_json::from_str(&out).expect("a JSON string");
+            assert_eq!(back, text, "{out}");
+        }
     }
 
     #[test]

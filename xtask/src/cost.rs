@@ -89,6 +89,10 @@ pub struct CostArgs {
     /// Only this endpoint (default: all).
     #[arg(long, value_enum)]
     pub endpoint: Option<Endpoint>,
+    /// Build both services with glibc's allocator (`--no-default-features`) instead of
+    /// mimalloc, to compare the two (the next `cargo xtask up` builds the shipped ones again).
+    #[arg(long)]
+    pub glibc: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -189,7 +193,23 @@ pub fn run(args: &CostArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     system::ensure_services()?;
     system::ensure_packages(&["mariadb-client", "redis-tools", "valgrind"])?;
-    stack::build()?;
+    if args.glibc {
+        system::run(
+            "cargo",
+            &[
+                "build",
+                "--release",
+                "--locked",
+                "--no-default-features",
+                "-p",
+                "biblio-api",
+                "-p",
+                "biblio-web",
+            ],
+        )?;
+    } else {
+        stack::build()?;
+    }
     for bind in [Side::Base.bind(), Side::Full.bind(), HELPER_API_BIND] {
         if system::listening(bind) {
             bail!("{bind} is taken: is another `cargo xtask cost` running?");

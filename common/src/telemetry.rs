@@ -46,7 +46,6 @@ use opentelemetry_sdk::trace::{
     SdkTracerProvider, ShouldSample, SpanData, SpanExporter, SpanProcessor,
 };
 use std::fmt::Write as _;
-use tracing_subscriber::filter::FilterExt as _;
 use tracing_subscriber::fmt::FmtContext;
 use tracing_subscriber::fmt::FormattedFields;
 use tracing_subscriber::fmt::format::{FormatEvent, FormatFields, Writer};
@@ -111,10 +110,7 @@ pub fn init(service: ServiceInfo) -> TelemetryGuard {
                 .with_span_list(false)
                 .with_target(true),
         ))
-        // The spans of each database and cache call are left out of the log lines (a line
-        // written inside one shows the request's span, route and request id): formatting their
-        // fields for lines that are almost never written was a tenth of a cached lookup's cost.
-        .with_filter(filter().and(tracing_subscriber::filter::filter_fn(logged)));
+        .with_filter(filter());
 
     let runtime = (export
         .traces
@@ -747,11 +743,6 @@ impl<E: LogExporter> LogExporter for Counted<E> {
     }
 }
 
-/// What the JSON log layer sees: events, and every span but those of a database or cache call.
-fn logged(meta: &tracing::Metadata<'_>) -> bool {
-    !(meta.is_span() && meta.fields().field("db.system.name").is_some())
-}
-
 /// Span fields as one JSON object, as `JsonFields` writes them, except that a field recorded
 /// after the span began (`Span::record`: the route, the status, the trace id of each request) is
 /// appended to the object. `JsonFields` parses the whole object and writes it again for each
@@ -971,7 +962,6 @@ mod tests {
     #[test]
     fn a_log_line_carries_its_span_fields_recorded_late() {
         use std::sync::{Arc, Mutex};
-        use tracing_subscriber::Layer as _;
         use tracing_subscriber::layer::SubscriberExt as _;
 
         #[derive(Clone, Default)]
@@ -996,8 +986,7 @@ mod tests {
                     .with_current_span(true)
                     .with_span_list(false),
             )
-            .with_writer(move || writer.clone())
-            .with_filter(tracing_subscriber::filter::filter_fn(super::logged));
+            .with_writer(move || writer.clone());
         let subscriber = tracing_subscriber::registry().with(layer);
         tracing::subscriber::with_default(subscriber, || {
             let span = tracing::info_span!(
@@ -1012,11 +1001,7 @@ mod tests {
             );
             span.record("trace_id", "8bf92f3577b34da6a3ce929d0e0e4736");
             span.record("status", 200);
-            span.in_scope(|| {
-                let call = tracing::info_span!("cache GET book", db.system.name = "redis");
-                // Inside a cache call's span, the line shows the request's span.
-                call.in_scope(|| tracing::info!(book_id = 7, "looked up"));
-            });
+            span.in_scope(|| tracing::info!(book_id = 7, "looked up"));
         });
         let text = String::from_utf8(crate::sync::lock(&buffer.0).clone()).expect("UTF-8");
         let line: serde_json::Value = serde_json::from_str(text.trim()).expect("one JSON line");

@@ -194,19 +194,7 @@ pub fn run(args: &CostArgs) -> anyhow::Result<()> {
     system::ensure_services()?;
     system::ensure_packages(&["mariadb-client", "redis-tools", "valgrind"])?;
     if args.glibc {
-        system::run(
-            "cargo",
-            &[
-                "build",
-                "--release",
-                "--locked",
-                "--no-default-features",
-                "-p",
-                "biblio-api",
-                "-p",
-                "biblio-web",
-            ],
-        )?;
+        stack::build_with(&["--no-default-features"])?;
     } else {
         stack::build()?;
     }

@@ -752,18 +752,22 @@ fn stop_pid(name: &str, pid: u32, kill: bool) {
 
 /// Builds the release binaries the stack runs.
 pub fn build() -> anyhow::Result<()> {
-    system::run(
-        "cargo",
-        &[
-            "build",
-            "--release",
-            "--locked",
-            "-p",
-            "biblio-api",
-            "-p",
-            "biblio-web",
-        ],
-    )
+    build_with(&[])
+}
+
+/// The release build of both services, with extra cargo arguments (e.g. `--no-default-features`).
+pub fn build_with(extra: &[&str]) -> anyhow::Result<()> {
+    let mut args = vec![
+        "build",
+        "--release",
+        "--locked",
+        "-p",
+        "biblio-api",
+        "-p",
+        "biblio-web",
+    ];
+    args.extend_from_slice(extra);
+    system::run("cargo", &args)
 }
 
 pub fn up() -> anyhow::Result<()> {

@@ -41,6 +41,27 @@ pub struct Settings {
     pub shutdown: common::shutdown::ShutdownSettings,
     /// Login lockout (`BIBLIO_LOGIN_MAX_FAILURES`, `BIBLIO_LOGIN_LOCKOUT_SECS`).
     pub login: crate::throttle::LoginSettings,
+    /// Emails to members (`BIBLIO_SMTP_*`); none are written or sent when `BIBLIO_SMTP_URL` is
+    /// unset.
+    pub smtp: Option<SmtpSettings>,
+    /// How often the circulation sweep runs: ready holds expire, copies go to waiting holds,
+    /// due-soon notices are written (`BIBLIO_CIRCULATION_SWEEP_SECS`).
+    pub circulation_sweep: Duration,
+}
+
+/// Where and how members' emails are sent.
+#[derive(Debug, Clone)]
+pub struct SmtpSettings {
+    /// `smtp://host:port` (plain SMTP, as the local notification sink and an in-cluster relay
+    /// speak), `BIBLIO_SMTP_URL`.
+    pub host: String,
+    pub port: u16,
+    /// The sender, e.g. `Biblio <library@example.org>` (`BIBLIO_SMTP_FROM`).
+    pub from: String,
+    /// How often the outbox is read for emails to send (`BIBLIO_NOTIFY_POLL_MS`).
+    pub poll: Duration,
+    /// Longest wait before another attempt after a failure (`BIBLIO_NOTIFY_RETRY_MAX_SECS`).
+    pub retry_max: Duration,
 }
 
 impl Settings {
@@ -151,6 +172,46 @@ impl Settings {
         let max_failures = config::parse_within(env, "BIBLIO_LOGIN_MAX_FAILURES", 5u32, 1..=1_000)?;
         let lockout_secs =
             config::parse_within(env, "BIBLIO_LOGIN_LOCKOUT_SECS", 900u64, 1..=86_400)?;
+        let smtp = match env.get("BIBLIO_SMTP_URL").filter(|s| !s.trim().is_empty()) {
+            None => None,
+            Some(url) => {
+                let url = url.trim().to_owned();
+                let Some((host, port)) = url
+                    .strip_prefix("smtp://")
+                    .map(|rest| rest.trim_end_matches('/'))
+                    .and_then(|rest| match rest.rsplit_once(':') {
+                        Some((host, port)) => Some((host, port.parse::<u16>().ok()?)),
+                        None => Some((rest, 25)),
+                    })
+                    .filter(|(host, port)| !host.is_empty() && *port > 0 && !host.contains(['/', '@']))
+                else {
+                    return Err(ConfigError::invalid(
+                        "BIBLIO_SMTP_URL",
+                        &url,
+                        "must be smtp://host:port (plain SMTP; the port defaults to 25)",
+                    ));
+                };
+                let from = config::string_or(env, "BIBLIO_SMTP_FROM", "Biblio <library@biblio.local>");
+                if !from.contains('@') {
+                    return Err(ConfigError::invalid(
+                        "BIBLIO_SMTP_FROM",
+                        &from,
+                        "must be an address, e.g. Biblio <library@example.org>",
+                    ));
+                }
+                let poll = config::parse_within(env, "BIBLIO_NOTIFY_POLL_MS", 1_000u64, 10..=60_000)?;
+                let retry_max =
+                    config::parse_within(env, "BIBLIO_NOTIFY_RETRY_MAX_SECS", 300u64, 1..=86_400)?;
+                Some(SmtpSettings {
+                    host: host.to_owned(),
+                    port,
+                    from,
+                    poll: Duration::from_millis(poll),
+                    retry_max: Duration::from_secs(retry_max),
+                })
+            }
+        };
+        let sweep = config::parse_within(env, "BIBLIO_CIRCULATION_SWEEP_SECS", 60u64, 1..=86_400)?;
         Ok(Self {
             production,
             bind,
@@ -178,6 +239,8 @@ impl Settings {
                 max_failures,
                 lockout: Duration::from_secs(lockout_secs),
             },
+            smtp,
+            circulation_sweep: Duration::from_secs(sweep),
         })
     }
 }
@@ -227,6 +290,8 @@ mod tests {
             ("BIBLIO_DATABASE_URL", "postgres://x"),
             ("BIBLIO_REPORT_REFRESH_SECS", "-1"),
             ("BIBLIO_ADMIN_EMAIL", "not-an-email"),
+            ("BIBLIO_SMTP_URL", "http://mail:25"),
+            ("BIBLIO_CIRCULATION_SWEEP_SECS", "0"),
         ] {
             let mut vars = env(&[(name, value)]);
             if name == "BIBLIO_ADMIN_EMAIL" {

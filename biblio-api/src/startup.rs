@@ -17,6 +17,7 @@ pub struct Application {
     router: axum::Router,
     state: AppState,
     shutdown: common::shutdown::ShutdownSettings,
+    sweep: std::time::Duration,
 }
 
 impl Application {
@@ -34,7 +35,7 @@ impl Application {
         } else {
             crate::cache::Redis::disabled()
         };
-        let state = AppState::new(db, redis, tokens, settings);
+        let state = AppState::new(db, redis, tokens, settings)?;
         state
             .revocations
             .refresh()
@@ -62,6 +63,7 @@ impl Application {
             listener,
             state,
             shutdown: settings.shutdown,
+            sweep: settings.circulation_sweep,
         })
     }
 
@@ -84,6 +86,8 @@ impl Application {
         let revocations = self.state.revocations.spawn_refresher();
         let health = self.state.db.spawn_health_check();
         let indexer = self.state.indexer.spawn();
+        let sweeper = self.state.holds.spawn_sweeper(self.sweep);
+        let notifier = self.state.notifier.as_ref().map(|n| n.spawn());
         let served = common::shutdown::serve(
             self.listener,
             self.router,
@@ -97,6 +101,10 @@ impl Application {
         revocations.abort();
         health.abort();
         indexer.abort();
+        sweeper.abort();
+        if let Some(notifier) = notifier {
+            notifier.abort();
+        }
         served?;
         self.state.db.pool().close().await;
         Ok(())

@@ -51,3 +51,17 @@ pub const COPIES_ON_LOAN: &str = "copies_on_loan";
 pub const BOOK_ON_LOAN: &str = "book_on_loan";
 /// 409: another member has this email.
 pub const DUPLICATE_EMAIL: &str = "duplicate_email";
+/// 409: the loan was renewed as often as allowed.
+pub const RENEWAL_LIMIT: &str = "renewal_limit";
+/// 409: a member waits for a book of the loan, so it cannot be renewed.
+pub const HOLD_WAITING: &str = "hold_waiting";
+/// 409: a copy of the book is on the shelf: borrow it rather than wait.
+pub const COPY_AVAILABLE: &str = "copy_available";
+/// 409: the member already has a hold on the book.
+pub const ALREADY_ON_HOLD: &str = "already_on_hold";
+/// 409: the member has the book on loan.
+pub const ALREADY_BORROWED: &str = "already_borrowed";
+/// 409: the member has as many holds as allowed.
+pub const HOLD_LIMIT: &str = "hold_limit";
+/// 409: the hold is no longer waiting or ready.
+pub const HOLD_CLOSED: &str = "hold_closed";

@@ -37,3 +37,7 @@ id_type!(
     /// A loan of 1–5 books.
     LoanId
 );
+id_type!(
+    /// A member's hold (reservation) on a book.
+    HoldId
+);

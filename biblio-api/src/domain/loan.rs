@@ -19,12 +19,25 @@ use crate::error::Error;
 pub struct Loan {
     pub id: LoanId,
     pub member_id: MemberId,
+    /// The borrower's name, for lists read by people.
+    pub member_name: String,
     pub book_ids: Vec<BookId>,
+    /// The same books with their titles, in the order of `book_ids`.
+    pub books: Vec<LoanBook>,
+    /// How many times the loan was renewed (at most 2).
+    pub renewals: u32,
     pub created_at: DateTime<Utc>,
     pub due_at: DateTime<Utc>,
     pub returned_at: Option<DateTime<Utc>>,
     /// `active`, `overdue` or `returned`, as of the response.
     pub status: LoanStatus,
+}
+
+/// A book of a loan, with its title.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct LoanBook {
+    pub id: BookId,
+    pub title: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

@@ -12,15 +12,19 @@
 //! - [`book`]: a book, its input and the search parameters.
 //! - [`member`]: a member, roles, passwords, the `Caller` and who may act for whom.
 //! - [`loan`]: a loan, its status, the loan request and the list filter.
+//! - [`hold`]: a hold (reservation), its status, the hold request and the list filter.
+//! - [`notification`]: the emails a member gets, written from what happened.
 //! - [`report`]: report rows, a report and its `limit`.
 //! - [`search`]: search results, facets and suggestions.
 
 pub mod book;
 pub mod email;
+pub mod hold;
 pub mod ids;
 pub mod isbn;
 pub mod loan;
 pub mod member;
+pub mod notification;
 pub mod page;
 pub mod report;
 pub mod search;
@@ -31,8 +35,12 @@ pub use common::error_body::FieldError;
 pub const MAX_BOOKS_PER_MEMBER: i32 = 10;
 /// Fewest and most books in one loan.
 pub const LOAN_BOOKS: std::ops::RangeInclusive<usize> = 1..=5;
-/// How long a loan lasts unless returned.
+/// How long a loan lasts unless returned (and how far a renewal moves its due date).
 pub const LOAN_DAYS: i64 = 14;
+/// Most times one loan may be renewed (also a CHECK constraint in the schema).
+pub const MAX_RENEWALS: i32 = 2;
+/// How long before its due date a member is reminded of a loan.
+pub const DUE_SOON_DAYS: i64 = 2;
 
 /// Collects field errors while an input is parsed.
 #[derive(Debug, Default)]

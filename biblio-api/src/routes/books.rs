@@ -18,6 +18,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(search_books, create_book))
         .routes(routes!(suggest_books))
         .routes(routes!(get_book, replace_book, delete_book))
+        .routes(routes!(book_availability))
 }
 
 /// Search the catalogue: best match first, with facet counts over every match.
@@ -51,6 +52,18 @@ async fn get_book(
     IdPath(id): IdPath,
 ) -> Result<Json<BookJson>, Error> {
     Ok(Json(state.catalogue.get(BookId(id)).await?))
+}
+
+/// Copies on the shelf, holds waiting and the earliest due date of the copies out: what a
+/// reader deciding whether to reserve wants to know. Read from MySQL, never cached.
+#[utoipa::path(get, path = "/api/v1/books/{id}/availability", tag = "books", params(("id" = u64, Path, minimum = 1)),
+    responses((status = 200, body = crate::domain::hold::Availability), (status = 404)))]
+#[tracing::instrument(level = "debug", skip_all, fields(book_id = id))]
+async fn book_availability(
+    State(state): State<AppState>,
+    IdPath(id): IdPath,
+) -> Result<Json<crate::domain::hold::Availability>, Error> {
+    Ok(Json(state.holds.availability(BookId(id)).await?))
 }
 
 /// Add a book (librarians).

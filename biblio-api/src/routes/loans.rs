@@ -17,6 +17,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_loans, create_loan))
         .routes(routes!(get_loan))
         .routes(routes!(return_loan))
+        .routes(routes!(renew_loan))
 }
 
 /// Borrow 1–5 books (members for themselves, librarians for anyone).
@@ -70,4 +71,18 @@ async fn return_loan(
     IdPath(id): IdPath,
 ) -> Result<Json<Loan>, Error> {
     Ok(Json(state.loans.return_loan(&caller, LoanId(id)).await?))
+}
+
+/// Renew a loan (its member or librarians): due 14 days from now, at most twice, and not while
+/// another member waits for one of its books.
+#[utoipa::path(post, path = "/api/v1/loans/{id}/renew", tag = "loans", params(("id" = u64, Path, minimum = 1)), security(("bearer" = [])),
+    responses((status = 200, body = Loan), (status = 401), (status = 404),
+        (status = 409, description = "already returned (already_returned), renewed twice already (renewal_limit), or a member waits for one of its books (hold_waiting)")))]
+#[tracing::instrument(level = "debug", skip_all, fields(loan_id = id))]
+async fn renew_loan(
+    State(state): State<AppState>,
+    caller: Caller,
+    IdPath(id): IdPath,
+) -> Result<Json<Loan>, Error> {
+    Ok(Json(state.loans.renew(&caller, LoanId(id)).await?))
 }

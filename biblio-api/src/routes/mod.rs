@@ -8,6 +8,7 @@ mod auth;
 mod books;
 mod faults;
 mod health;
+mod holds;
 mod loans;
 mod members;
 mod reports;
@@ -25,6 +26,7 @@ use crate::cache::books::BookCache;
 use crate::domain::page::Page;
 use crate::error::Error;
 use crate::service::catalogue::Catalogue;
+use crate::service::holds::HoldService;
 use crate::service::loans::LoanService;
 use crate::service::members::MemberDirectory;
 use crate::service::reports::Reports;
@@ -54,6 +56,9 @@ pub struct Shared {
     pub indexer: crate::service::indexer::Indexer,
     pub members: MemberDirectory,
     pub loans: LoanService,
+    pub holds: HoldService,
+    /// Sends members' emails (`BIBLIO_SMTP_URL`); none when unset.
+    pub notifier: Option<crate::service::notifier::Notifier>,
     pub reports: Reports,
     /// Places for `/api/` requests in flight (`BIBLIO_MAX_IN_FLIGHT`).
     pub in_flight: std::sync::Arc<tokio::sync::Semaphore>,
@@ -72,18 +77,26 @@ impl AppState {
         redis: crate::cache::Redis,
         tokens: TokenKeys,
         settings: &crate::config::Settings,
-    ) -> Self {
+    ) -> anyhow::Result<Self> {
         let books = BookCache::new(redis.clone(), settings.book_cache_ttl);
+        let notifier = settings
+            .smtp
+            .as_ref()
+            .map(|smtp| crate::service::notifier::Notifier::new(db.clone(), smtp))
+            .transpose()?;
+        let notify = notifier.is_some();
         let index = crate::search::SearchIndex::new();
         let metrics = common::metrics::install();
         register_counters();
         let login_throttle = crate::throttle::LoginThrottle::new(redis.clone(), settings.login);
-        Self(std::sync::Arc::new(Shared {
+        Ok(Self(std::sync::Arc::new(Shared {
             revocations: crate::auth::Revocations::new(db.clone()),
             catalogue: Catalogue::new(db.clone(), books.clone(), index.clone()),
             indexer: crate::service::indexer::Indexer::new(db.clone(), index),
             members: MemberDirectory::new(db.clone(), tokens.clone(), login_throttle),
-            loans: LoanService::new(db.clone(), books),
+            loans: LoanService::new(db.clone(), books.clone(), notify),
+            holds: HoldService::new(db.clone(), books, notify),
+            notifier,
             reports: Reports::new(db.clone(), redis.clone(), settings.report_refresh),
             in_flight: std::sync::Arc::new(tokio::sync::Semaphore::new(settings.max_in_flight)),
             request_timeout: settings.request_timeout,
@@ -95,7 +108,7 @@ impl AppState {
             tokens,
             db,
             draining: common::shutdown::Draining::default(),
-        }))
+        })))
     }
 }
 
@@ -106,6 +119,31 @@ fn register_counters() {
     metrics::counter!("loans_returned_total").increment(0);
     for reason in ["no_copy_available", "loan_limit", "invalid"] {
         metrics::counter!("loans_rejected_total", "reason" => reason).increment(0);
+    }
+    for counter in [
+        "holds_placed_total",
+        "holds_ready_total",
+        "holds_fulfilled_total",
+        "holds_cancelled_total",
+        "holds_expired_total",
+        "loans_renewed_total",
+    ] {
+        metrics::counter!(counter).increment(0);
+    }
+    for reason in ["copy_available", "already_on_hold", "already_borrowed", "hold_limit", "invalid"] {
+        metrics::counter!("holds_rejected_total", "reason" => reason).increment(0);
+    }
+    for reason in ["renewal_limit", "hold_waiting", "already_returned"] {
+        metrics::counter!("loans_renewal_rejected_total", "reason" => reason).increment(0);
+    }
+    for kind in ["hold_ready", "due_soon"] {
+        for counter in [
+            "notifications_enqueued_total",
+            "notifications_sent_total",
+            "notifications_failed_total",
+        ] {
+            metrics::counter!(counter, "kind" => kind).increment(0);
+        }
     }
     metrics::counter!("db_pool_acquire_timeouts_total").increment(0);
     metrics::counter!("search_index_changes_total").increment(0);
@@ -140,7 +178,7 @@ impl FromRef<AppState> for TokenKeys {
     info(title = "Biblio API", description = "Catalogue, members, loans and reports of the Biblio library."),
     modifiers(&BearerAuth),
     tags(
-        (name = "auth"), (name = "books"), (name = "members"), (name = "loans"), (name = "reports"), (name = "health"),
+        (name = "auth"), (name = "books"), (name = "members"), (name = "loans"), (name = "holds"), (name = "reports"), (name = "health"),
     )
 )]
 struct ApiDoc;
@@ -169,6 +207,7 @@ pub fn router(state: AppState) -> Router {
         .merge(books::router())
         .merge(members::router())
         .merge(loans::router())
+        .merge(holds::router())
         .merge(reports::router())
         .merge(health::router())
         .split_for_parts();

@@ -12,9 +12,10 @@ use crate::domain::ids::{BookId, LoanId};
 use crate::domain::loan::{Loan, LoanFilter, LoanInput, LoanListParams, LoanRequest, LoanStatus};
 use crate::domain::member::Caller;
 use crate::domain::page::Page;
-use crate::domain::{FieldError, LOAN_DAYS, MAX_BOOKS_PER_MEMBER};
+use crate::domain::{FieldError, LOAN_DAYS, MAX_BOOKS_PER_MEMBER, MAX_RENEWALS};
 use crate::error::{Error, Result};
-use crate::storage::{self, Database, loans::LoanRejection, loans::ReturnOutcome};
+use crate::storage::loans::{LoanRejection, RenewOutcome, ReturnOutcome};
+use crate::storage::{self, Database};
 
 /// Creates, lists and closes loans.
 #[derive(Clone)]
@@ -22,14 +23,16 @@ pub struct LoanService {
     db: Database,
     /// Lent and returned books leave the cache before the client hears of it.
     books: BookCache,
+    /// Whether events write emails to the outbox (`BIBLIO_SMTP_URL` set).
+    notify: bool,
 }
 
 /// How often a transaction that lost a deadlock is tried again before giving up with 503.
 const DEADLOCK_ATTEMPTS: u32 = 4;
 
 impl LoanService {
-    pub fn new(db: Database, books: BookCache) -> Self {
-        Self { db, books }
+    pub fn new(db: Database, books: BookCache, notify: bool) -> Self {
+        Self { db, books, notify }
     }
 
     #[tracing::instrument(name = "LoanService::create", skip_all, fields(member_id, books = input.book_ids.as_ref().map_or(0, Vec::len)))]
@@ -59,24 +62,20 @@ impl LoanService {
             }
         };
         match outcome {
-            Ok(id) => {
+            Ok((id, fulfilled)) => {
                 tracing::info!(
                     loan_id = id.0,
+                    holds_fulfilled = fulfilled,
                     member_id = request.member_id.0,
                     books = request.book_ids.len(),
                     "loan created"
                 );
                 metrics::counter!("loans_created_total").increment(1);
+                if fulfilled > 0 {
+                    metrics::counter!("holds_fulfilled_total").increment(fulfilled);
+                }
                 self.books.invalidate(&request.book_ids).await;
-                Ok(Loan {
-                    id,
-                    member_id: request.member_id,
-                    book_ids: request.book_ids,
-                    created_at: now,
-                    due_at,
-                    returned_at: None,
-                    status: LoanStatus::Active,
-                })
+                self.read(id).await
             }
             Err(rejection) => {
                 tracing::info!(member_id = request.member_id.0, ?rejection, "loan rejected");
@@ -101,19 +100,21 @@ impl LoanService {
         let mut attempt = 1;
         let outcome = loop {
             let mut conn = self.db.acquire().await?;
-            match storage::loans::mark_returned(&mut conn, id, now).await {
+            match storage::loans::mark_returned(&mut conn, id, now, self.notify).await {
                 Err(e) if storage::is_transient(&e) && attempt < DEADLOCK_ATTEMPTS => attempt += 1,
                 other => break other?,
             }
         };
         match outcome {
-            ReturnOutcome::Returned => {
+            ReturnOutcome::Returned { ready } => {
                 tracing::info!(
                     loan_id = id.0,
                     member_id = loan.member_id.0,
+                    holds_ready = ready.len(),
                     "loan returned"
                 );
                 metrics::counter!("loans_returned_total").increment(1);
+                storage::holds::count_ready(ready.len() as u64, self.notify);
                 self.books.invalidate(&loan.book_ids).await;
                 Ok(Loan {
                     returned_at: Some(now),
@@ -126,6 +127,65 @@ impl LoanService {
                 format!("loan {id} was already returned"),
             )),
             ReturnOutcome::NotFound => Err(Error::NotFound(format!("loan {id} does not exist"))),
+        }
+    }
+
+    /// A loan just written, read back whole (titles, name).
+    async fn read(&self, id: LoanId) -> Result<Loan> {
+        storage::loans::find(&mut self.db.acquire().await?, id, Utc::now())
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("loan {id} does not exist")))
+    }
+
+    /// Moves the due date to [`LOAN_DAYS`] from now, at most [`MAX_RENEWALS`] times, and not
+    /// while a member waits for one of its books.
+    #[tracing::instrument(name = "LoanService::renew", skip_all, fields(loan_id = id.0))]
+    pub async fn renew(&self, caller: &Caller, id: LoanId) -> Result<Loan> {
+        let loan = self.get(caller, id).await?;
+        let now = Utc::now().trunc_subsecs(6);
+        let due_at = now + Duration::days(LOAN_DAYS);
+        let mut attempt = 1;
+        let outcome = loop {
+            let mut conn = self.db.acquire().await?;
+            match storage::loans::renew(&mut conn, id, due_at).await {
+                Err(e) if storage::is_transient(&e) && attempt < DEADLOCK_ATTEMPTS => attempt += 1,
+                other => break other?,
+            }
+        };
+        let refused = |error: Error| -> Result<Loan> {
+            if let Error::Conflict { code, .. } = &error {
+                tracing::info!(loan_id = id.0, reason = *code, "renewal refused");
+                metrics::counter!("loans_renewal_rejected_total", "reason" => *code).increment(1);
+            }
+            Err(error)
+        };
+        match outcome {
+            RenewOutcome::Renewed => {
+                tracing::info!(loan_id = id.0, member_id = loan.member_id.0, %due_at, "loan renewed");
+                metrics::counter!("loans_renewed_total").increment(1);
+                self.read(id).await
+            }
+            RenewOutcome::NotFound => Err(Error::NotFound(format!("loan {id} does not exist"))),
+            RenewOutcome::AlreadyReturned => refused(Error::conflict(
+                error_code::ALREADY_RETURNED,
+                format!("loan {id} was already returned"),
+            )),
+            RenewOutcome::Limit => refused(Error::conflict(
+                error_code::RENEWAL_LIMIT,
+                format!("loan {id} was already renewed {MAX_RENEWALS} times, the most allowed"),
+            )),
+            RenewOutcome::HoldWaiting(books) => refused(Error::Conflict {
+                code: error_code::HOLD_WAITING,
+                message: format!(
+                    "another member is waiting for book {}",
+                    books
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                details: Some(serde_json::json!({ "book_ids": books })),
+            }),
         }
     }
 

@@ -13,9 +13,11 @@ use chrono::{DateTime, Utc};
 use sqlx::{Acquire, AssertSqlSafe, MySql, QueryBuilder, Row};
 
 use super::{Connection, placeholders};
-use crate::domain::MAX_BOOKS_PER_MEMBER;
+use crate::domain::{MAX_BOOKS_PER_MEMBER, MAX_RENEWALS};
+use super::holds::ReadyHold;
+use crate::domain::hold::HoldStatus;
 use crate::domain::ids::{BookId, LoanId, MemberId};
-use crate::domain::loan::{Loan, LoanFilter, LoanStatus};
+use crate::domain::loan::{Loan, LoanBook, LoanFilter, LoanStatus};
 
 /// Why a loan was not created. Nothing was written.
 #[derive(Debug, PartialEq, Eq)]
@@ -29,14 +31,16 @@ pub enum LoanRejection {
     NoCopyAvailable(Vec<BookId>),
 }
 
-/// Creates a loan of `books` (distinct, 1–5) for `member`, all or nothing.
+/// Creates a loan of `books` (distinct, 1–5) for `member`, all or nothing. The member's ready
+/// holds on these books give their set-aside copies; every open hold of theirs on them is
+/// fulfilled. Returns the loan and the number of holds fulfilled.
 pub async fn create(
     conn: &mut Connection,
     member: MemberId,
     books: &[BookId],
     now: DateTime<Utc>,
     due_at: DateTime<Utc>,
-) -> Result<Result<LoanId, LoanRejection>, sqlx::Error> {
+) -> Result<Result<(LoanId, u64), LoanRejection>, sqlx::Error> {
     let span = db_span!(conn, name: "db TRANSACTION create loan", "TRANSACTION"; member_id = member.0, books = books.len());
     async move {
         let n = books.len() as i32;
@@ -70,19 +74,40 @@ pub async fn create(
             }));
         }
 
+        // The member's open holds on these books: a ready one's copy is already set aside for
+        // them (not on the shelf); every one of them is fulfilled by this loan.
         let sql = format!(
-            "UPDATE books SET copies_available = copies_available - 1, updated_at = ? \
-             WHERE id IN ({}) AND deleted_at IS NULL AND copies_available > 0",
+            "SELECT id, book_id, status FROM holds WHERE member_id = ? AND book_id IN ({}) \
+             AND active = 1 FOR UPDATE",
             placeholders(books.len())
         );
-        let mut lend = sqlx::query(AssertSqlSafe(sql)).bind(now);
+        let mut query = sqlx::query_as::<_, (u64, u64, String)>(AssertSqlSafe(sql)).bind(member.0);
         for book in books {
-            lend = lend.bind(book.0);
+            query = query.bind(book.0);
         }
-        if lend.execute(&mut *tx).await?.rows_affected() != books.len() as u64 {
-            tx.rollback().await?;
-            return Ok(Err(diagnose_books(conn, books).await?));
+        let holds = query.fetch_all(&mut *tx).await?;
+        let shelf: Vec<BookId> = books
+            .iter()
+            .copied()
+            .filter(|b| !holds.iter().any(|(_, book, status)| *book == b.0 && status == "ready"))
+            .collect();
+        if !shelf.is_empty() {
+            let sql = format!(
+                "UPDATE books SET copies_available = copies_available - 1, updated_at = ? \
+                 WHERE id IN ({}) AND deleted_at IS NULL AND copies_available > 0",
+                placeholders(shelf.len())
+            );
+            let mut lend = sqlx::query(AssertSqlSafe(sql)).bind(now);
+            for book in &shelf {
+                lend = lend.bind(book.0);
+            }
+            if lend.execute(&mut *tx).await?.rows_affected() != shelf.len() as u64 {
+                tx.rollback().await?;
+                return Ok(Err(diagnose_books(conn, &shelf).await?));
+            }
         }
+        let fulfilled: Vec<u64> = holds.iter().map(|(id, _, _)| *id).collect();
+        super::holds::close(&mut *tx, &fulfilled, HoldStatus::Fulfilled, now).await?;
 
         let loan = sqlx::query(
             "INSERT INTO loans (member_id, book_count, created_at, due_at) VALUES (?, ?, ?, ?)",
@@ -102,7 +127,7 @@ pub async fn create(
         items.build().execute(&mut *tx).await?;
 
         tx.commit().await?;
-        Ok(Ok(loan_id))
+        Ok(Ok((loan_id, fulfilled.len() as u64)))
     }
     .instrument(span)
     .await
@@ -141,7 +166,8 @@ async fn diagnose_books(
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum ReturnOutcome {
-    Returned,
+    /// Returned; these holds were given the copies that came back.
+    Returned { ready: Vec<ReadyHold> },
     AlreadyReturned,
     NotFound,
 }
@@ -152,13 +178,16 @@ pub async fn mark_returned(
     conn: &mut Connection,
     id: LoanId,
     now: DateTime<Utc>,
+    notify: bool,
 ) -> Result<ReturnOutcome, sqlx::Error> {
     let span = db_span!(conn, name: "db TRANSACTION return loan", "TRANSACTION"; loan_id = id.0);
     async move {
         tracing::Span::current().record(
             "db.query.text",
             "BEGIN; UPDATE loans SET returned_at = ? WHERE id = ? AND returned_at IS NULL; \
-             UPDATE books b JOIN loan_items li … SET b.copies_available = b.copies_available + 1 …; \
+             SELECT book_id FROM loan_items …; SELECT … FROM books … FOR UPDATE; \
+             SELECT … FROM holds … status = 'waiting' FOR UPDATE; UPDATE holds SET status = 'ready' …; \
+             UPDATE books SET copies_available = copies_available + 1 …; INSERT INTO notifications …; \
              UPDATE members m JOIN loans l … SET m.books_on_loan = m.books_on_loan - l.book_count …; COMMIT",
         );
         let mut tx = conn.mysql().begin().await?;
@@ -180,14 +209,17 @@ pub async fn mark_returned(
                 ReturnOutcome::NotFound
             });
         }
-        sqlx::query(
-            "UPDATE books b JOIN loan_items li ON li.book_id = b.id \
-             SET b.copies_available = b.copies_available + 1, b.updated_at = ? WHERE li.loan_id = ?",
-        )
-        .bind(now)
-        .bind(id.0)
-        .execute(&mut *tx)
-        .await?;
+        // Each copy comes back to the first hold waiting on its book, or to the shelf.
+        let books: Vec<BookId> =
+            sqlx::query_scalar("SELECT book_id FROM loan_items WHERE loan_id = ? ORDER BY book_id")
+                .bind(id.0)
+                .fetch_all(&mut *tx)
+                .await?
+                .into_iter()
+                .map(BookId)
+                .collect();
+        super::holds::lock_books(&mut *tx, &books).await?;
+        let ready = super::holds::pass_on(&mut *tx, &books, now, notify).await?;
         sqlx::query(
             "UPDATE members m JOIN loans l ON l.member_id = m.id \
              SET m.books_on_loan = m.books_on_loan - l.book_count WHERE l.id = ?",
@@ -196,7 +228,7 @@ pub async fn mark_returned(
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(ReturnOutcome::Returned)
+        Ok(ReturnOutcome::Returned { ready })
     }
     .instrument(span)
     .await
@@ -206,6 +238,8 @@ pub async fn mark_returned(
 struct LoanRow {
     id: u64,
     member_id: u64,
+    member_name: String,
+    renewals: i32,
     created_at: DateTime<Utc>,
     due_at: DateTime<Utc>,
     returned_at: Option<DateTime<Utc>>,
@@ -214,7 +248,8 @@ struct LoanRow {
 /// The columns of a [`LoanRow`] (a macro, so queries stay `&'static str`).
 macro_rules! columns {
     () => {
-        "id, member_id, created_at, due_at, returned_at"
+        "l.id, l.member_id, m.name AS member_name, l.renewals, l.created_at, l.due_at, l.returned_at \
+         FROM loans l JOIN members m ON m.id = l.member_id"
     };
 }
 
@@ -228,7 +263,7 @@ pub async fn find(
         let row: Option<LoanRow> = sqlx::query_as(super::traced(concat!(
             "SELECT ",
             columns!(),
-            " FROM loans WHERE id = ?"
+            " WHERE l.id = ?"
         )))
         .bind(id.0)
         .fetch_optional(conn.mysql())
@@ -271,9 +306,9 @@ pub async fn list(
         push_where(&mut count);
         let total: i64 = count.build_query_scalar().fetch_one(conn.mysql()).await?;
 
-        let mut page = QueryBuilder::<MySql>::new(concat!("SELECT ", columns!(), " FROM loans"));
+        let mut page = QueryBuilder::<MySql>::new(concat!("SELECT ", columns!()));
         push_where(&mut page);
-        page.push(" ORDER BY id DESC LIMIT ")
+        page.push(" ORDER BY l.id DESC LIMIT ")
             .push_bind(filter.page.per_page)
             .push(" OFFSET ")
             .push_bind(filter.page.offset());
@@ -295,29 +330,35 @@ async fn with_items(
     let mut items = items_of(conn, &ids).await?;
     Ok(rows
         .into_iter()
-        .map(|r| Loan {
+        .map(|r| {
+            let books = items.remove(&r.id).unwrap_or_default();
+            Loan {
             id: LoanId(r.id),
             member_id: MemberId(r.member_id),
-            book_ids: items.remove(&r.id).unwrap_or_default(),
+            member_name: r.member_name,
+            book_ids: books.iter().map(|b| b.id).collect(),
+            books,
+            renewals: r.renewals.max(0) as u32,
             created_at: r.created_at,
             due_at: r.due_at,
             returned_at: r.returned_at,
             status: LoanStatus::of(r.due_at, r.returned_at, now),
-        })
+        }})
         .collect())
 }
 
-/// The book ids of each loan in `loan_ids`, in one query.
+/// The books (id and title) of each loan in `loan_ids`, in one query.
 pub(crate) async fn items_of(
     conn: &mut Connection,
     loan_ids: &[u64],
-) -> Result<HashMap<u64, Vec<BookId>>, sqlx::Error> {
-    let mut items: HashMap<u64, Vec<BookId>> = HashMap::new();
+) -> Result<HashMap<u64, Vec<LoanBook>>, sqlx::Error> {
+    let mut items: HashMap<u64, Vec<LoanBook>> = HashMap::new();
     if loan_ids.is_empty() {
         return Ok(items);
     }
     let sql = format!(
-        "SELECT loan_id, book_id FROM loan_items WHERE loan_id IN ({}) ORDER BY loan_id, book_id",
+        "SELECT li.loan_id, li.book_id, b.title FROM loan_items li JOIN books b ON b.id = li.book_id \
+         WHERE li.loan_id IN ({}) ORDER BY li.loan_id, li.book_id",
         placeholders(loan_ids.len())
     );
     let mut query = sqlx::query(AssertSqlSafe(sql));
@@ -326,8 +367,114 @@ pub(crate) async fn items_of(
     }
     for row in query.fetch_all(conn.mysql()).await? {
         let loan: u64 = row.try_get(0)?;
-        let book: u64 = row.try_get(1)?;
-        items.entry(loan).or_default().push(BookId(book));
+        items.entry(loan).or_default().push(LoanBook {
+            id: BookId(row.try_get(1)?),
+            title: row.try_get(2)?,
+        });
     }
     Ok(items)
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum RenewOutcome {
+    Renewed,
+    NotFound,
+    AlreadyReturned,
+    /// Renewed [`MAX_RENEWALS`] times already.
+    Limit,
+    /// Members wait for these books of the loan.
+    HoldWaiting(Vec<BookId>),
+}
+
+/// Moves an open loan's due date to `due_at`, unless it was renewed too often or someone waits
+/// for one of its books. Under the books' row locks, so a hold placed at the same moment is
+/// either seen here or placed after the renewal.
+pub async fn renew(
+    conn: &mut Connection,
+    id: LoanId,
+    due_at: DateTime<Utc>,
+) -> Result<RenewOutcome, sqlx::Error> {
+    let span = db_span!(conn, name: "db TRANSACTION renew loan", "TRANSACTION"; loan_id = id.0);
+    async move {
+        tracing::Span::current().record(
+            "db.query.text",
+            "BEGIN; SELECT returned_at, renewals FROM loans WHERE id = ? FOR UPDATE; \
+             SELECT book_id FROM loan_items …; SELECT … FROM books … FOR UPDATE; \
+             SELECT DISTINCT book_id FROM holds … status = 'waiting'; \
+             UPDATE loans SET due_at = ?, renewals = renewals + 1 WHERE id = ?; COMMIT",
+        );
+        let mut tx = conn.mysql().begin().await?;
+        let loan: Option<(Option<DateTime<Utc>>, i32)> =
+            sqlx::query_as("SELECT returned_at, renewals FROM loans WHERE id = ? FOR UPDATE")
+                .bind(id.0)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some((returned_at, renewals)) = loan else {
+            return Ok(RenewOutcome::NotFound);
+        };
+        if returned_at.is_some() {
+            return Ok(RenewOutcome::AlreadyReturned);
+        }
+        if renewals >= MAX_RENEWALS {
+            return Ok(RenewOutcome::Limit);
+        }
+        let books: Vec<BookId> =
+            sqlx::query_scalar("SELECT book_id FROM loan_items WHERE loan_id = ? ORDER BY book_id")
+                .bind(id.0)
+                .fetch_all(&mut *tx)
+                .await?
+                .into_iter()
+                .map(BookId)
+                .collect();
+        super::holds::lock_books(&mut *tx, &books).await?;
+        let sql = format!(
+            "SELECT DISTINCT book_id FROM holds WHERE book_id IN ({}) AND status = 'waiting' ORDER BY book_id",
+            placeholders(books.len())
+        );
+        let mut query = sqlx::query_scalar::<_, u64>(AssertSqlSafe(sql));
+        for book in &books {
+            query = query.bind(book.0);
+        }
+        let wanted: Vec<BookId> = query.fetch_all(&mut *tx).await?.into_iter().map(BookId).collect();
+        if !wanted.is_empty() {
+            return Ok(RenewOutcome::HoldWaiting(wanted));
+        }
+        sqlx::query("UPDATE loans SET due_at = ?, renewals = renewals + 1 WHERE id = ?")
+            .bind(due_at)
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(RenewOutcome::Renewed)
+    }
+    .instrument(span)
+    .await
+}
+
+/// Writes a `due_soon` notice for every open loan due between `now` and `until` that has none
+/// yet for its current due date (a renewed loan gets a new one). One idempotent statement: run
+/// by every replica at once, each notice is still written once.
+pub async fn enqueue_due_soon(
+    conn: &mut Connection,
+    now: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<u64, sqlx::Error> {
+    let span = db_span!(conn, name: "db INSERT notifications (due soon)", "INSERT", "notifications");
+    async move {
+        let done = sqlx::query(super::traced(
+            "INSERT IGNORE INTO notifications \
+             (kind, dedupe_key, member_id, loan_id, deadline, created_at, next_attempt_at) \
+             SELECT 'due_soon', CONCAT('due_soon:', id, ':', DATE_FORMAT(due_at, '%Y%m%d%H%i%s%f')), member_id, id, due_at, ?, ? \
+             FROM loans WHERE returned_at IS NULL AND due_at > ? AND due_at <= ?",
+        ))
+        .bind(now)
+        .bind(now)
+        .bind(now)
+        .bind(until)
+        .execute(conn.mysql())
+        .await?;
+        Ok(done.rows_affected())
+    }
+    .instrument(span)
+    .await
 }

@@ -45,7 +45,9 @@ macro_rules! db_span {
 
 pub mod books;
 pub mod changes;
+pub mod holds;
 pub mod loans;
+pub mod notifications;
 pub mod members;
 pub mod reports;
 pub mod tokens;

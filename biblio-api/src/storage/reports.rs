@@ -86,7 +86,12 @@ pub async fn overdue(
                     member_id: MemberId(member_id),
                     member_name,
                     member_email,
-                    book_ids: items.remove(&id).unwrap_or_default(),
+                    book_ids: items
+                        .remove(&id)
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|b| b.id)
+                        .collect(),
                     due_at,
                     days_overdue: (now - due_at).num_days(),
                 },

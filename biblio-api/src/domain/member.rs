@@ -42,7 +42,22 @@ pub struct Member {
     pub role: Role,
     /// Books held now, not yet returned.
     pub books_on_loan: i32,
+    /// Most books the member may hold at once (so a client can say how many more before a
+    /// borrow is refused).
+    pub loan_limit: i32,
+    /// Most holds the member may have waiting or ready at once.
+    pub hold_limit: u32,
     pub created_at: DateTime<Utc>,
+}
+
+/// A change of one's own password.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct PasswordChange {
+    #[schema(value_type = String, required = true)]
+    pub current_password: Option<String>,
+    /// 8 to 128 characters.
+    #[schema(value_type = String, required = true, min_length = 8, max_length = 128)]
+    pub new_password: Option<String>,
 }
 
 /// A member as a librarian sends it.

@@ -60,6 +60,18 @@ pub struct TopBook {
     pub loans: i64,
 }
 
+/// A book among the most borrowed of the last [`POPULAR_DAYS`] days.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct PopularBook {
+    pub book_id: BookId,
+    pub title: String,
+    /// How many loans of the last 30 days included this book.
+    pub loans: i64,
+}
+
+/// The window of the popular-books report ("most borrowed this month").
+pub const POPULAR_DAYS: i64 = 30;
+
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
 pub struct TopMember {
     pub member_id: MemberId,

@@ -8,13 +8,14 @@ use utoipa_axum::routes;
 
 use super::{ApiJson, AppState};
 use crate::auth::Bearer;
-use crate::domain::member::{LoginInput, Session};
+use crate::domain::member::{Caller, LoginInput, PasswordChange, Session};
 use crate::error::Error;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(login))
         .routes(routes!(logout))
+        .routes(routes!(change_password))
 }
 
 /// Exchange an email and password for a bearer token.
@@ -40,5 +41,19 @@ async fn login(
 async fn logout(State(state): State<AppState>, Bearer(token): Bearer) -> Result<StatusCode, Error> {
     state.revocations.revoke(&token).await?;
     tracing::info!(member_id = token.caller.member_id.0, "logout");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Change one's own password, given the current one.
+#[utoipa::path(post, path = "/api/v1/auth/password", tag = "auth", request_body = PasswordChange, security(("bearer" = [])),
+    responses((status = 204, description = "the password is changed"), (status = 401),
+        (status = 422, description = "the current password is wrong, or the new one breaks the rules")))]
+#[tracing::instrument(level = "debug", skip_all)]
+async fn change_password(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(input): ApiJson<PasswordChange>,
+) -> Result<StatusCode, Error> {
+    state.members.change_password(&caller, input).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -23,6 +23,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 struct PageParams {
+    /// Only members whose name or email contains this (any case; at most 100 characters).
+    q: Option<String>,
     /// From 1 (default 1).
     #[param(value_type = Option<u32>, minimum = 1, maximum = 1_000_000)]
     page: Option<String>,
@@ -31,7 +33,7 @@ struct PageParams {
     per_page: Option<String>,
 }
 
-/// List members (librarians).
+/// List members, or find them by name or email (librarians).
 #[utoipa::path(get, path = "/api/v1/members", tag = "members", params(PageParams), security(("bearer" = [])),
     responses((status = 200, body = Paginated<Member>), (status = 401), (status = 403), (status = 422)))]
 #[tracing::instrument(level = "debug", skip_all)]
@@ -45,7 +47,7 @@ async fn list_members(
     let page = Page::parse(params.page.as_deref(), params.per_page.as_deref(), &mut p);
     p.into_result().map_err(Error::Invalid)?;
     let page = page.ok_or_else(|| Error::invalid("page", "is invalid"))?;
-    let (items, total) = state.members.list(page).await?;
+    let (items, total) = state.members.list(page, params.q.as_deref()).await?;
     Ok(Json(Paginated::new(items, total, page)))
 }
 

@@ -10,13 +10,16 @@ use utoipa_axum::routes;
 
 use super::{ApiQuery, AppState};
 use crate::domain::member::Caller;
-use crate::domain::report::{OverdueLoan, Report, ReportParams, TopBook, TopMember};
+use crate::domain::report::{
+    OverdueLoan, PopularBook, Report, ReportParams, TopBook, TopMember,
+};
 use crate::error::Error;
 use crate::service::reports::Served;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(top_books))
+        .routes(routes!(popular))
         .routes(routes!(top_members))
         .routes(routes!(overdue))
 }
@@ -30,6 +33,17 @@ async fn top_books(
     ApiQuery(params): ApiQuery<ReportParams>,
 ) -> Result<Response, Error> {
     Ok(served(state.reports.get::<TopBook>(params.limit()?).await?))
+}
+
+/// The most borrowed books of the last 30 days ("popular this month").
+#[utoipa::path(get, path = "/api/v1/reports/popular", tag = "reports", params(ReportParams),
+    responses((status = 200, body = Report<PopularBook>), (status = 422)))]
+#[tracing::instrument(level = "debug", skip_all)]
+async fn popular(
+    State(state): State<AppState>,
+    ApiQuery(params): ApiQuery<ReportParams>,
+) -> Result<Response, Error> {
+    Ok(served(state.reports.get::<PopularBook>(params.limit()?).await?))
 }
 
 /// The members who borrowed the most books.

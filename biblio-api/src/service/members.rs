@@ -9,7 +9,7 @@ use crate::domain::Problems;
 use crate::domain::email::Email;
 use crate::domain::ids::MemberId;
 use crate::domain::member::{
-    Caller, LoginInput, Member, MemberInput, NewMember, Password, Session,
+    Caller, LoginInput, Member, MemberInput, NewMember, Password, PasswordChange, Session,
 };
 use crate::domain::page::Page;
 use crate::error::{Error, Result};
@@ -98,6 +98,8 @@ impl MemberDirectory {
             email: new.email.to_string(),
             role: new.role,
             books_on_loan: 0,
+            loan_limit: crate::domain::MAX_BOOKS_PER_MEMBER,
+            hold_limit: crate::domain::hold::MAX_ACTIVE_HOLDS as u32,
             created_at: now,
         })
     }
@@ -109,8 +111,39 @@ impl MemberDirectory {
             .ok_or_else(|| Error::NotFound(format!("member {id} does not exist")))
     }
 
-    pub async fn list(&self, page: Page) -> Result<(Vec<Member>, u64)> {
-        Ok(members::list(&mut self.db.acquire().await?, page).await?)
+    /// A page of members; with `search` (trimmed, at most 100 characters), those whose name
+    /// or email contains it.
+    pub async fn list(&self, page: Page, search: Option<&str>) -> Result<(Vec<Member>, u64)> {
+        let search = search.map(str::trim).filter(|s| !s.is_empty());
+        if search.is_some_and(|s| s.chars().count() > 100) {
+            return Err(Error::invalid("q", "must be at most 100 characters"));
+        }
+        Ok(members::list(&mut self.db.acquire().await?, page, search).await?)
+    }
+
+    /// Changes the caller's own password, given the current one.
+    #[tracing::instrument(name = "MemberDirectory::change_password", skip_all, fields(member_id = caller.member_id.0))]
+    pub async fn change_password(&self, caller: &Caller, input: PasswordChange) -> Result<()> {
+        let mut p = Problems::default();
+        let current = p.required("current_password", input.current_password);
+        let new = p
+            .required("new_password", input.new_password)
+            .and_then(|raw| p.check("new_password", Password::parse(raw)));
+        p.into_result().map_err(Error::Invalid)?;
+        let (Some(current), Some(new)) = (current, new) else {
+            return Err(Error::invalid("new_password", "is required"));
+        };
+        let hash = members::password_hash(&mut self.db.acquire().await?, caller.member_id)
+            .await?
+            .ok_or_else(|| Error::Unauthorized("the member no longer exists".into()))?;
+        if !auth::verify_password_blocking(current, hash).await? {
+            tracing::info!("password change refused: wrong current password");
+            return Err(Error::invalid("current_password", "is not your current password"));
+        }
+        let hash = auth::hash_password_blocking(new.expose().to_owned()).await?;
+        members::set_password_hash(&mut self.db.acquire().await?, caller.member_id, &hash).await?;
+        tracing::info!(member_id = caller.member_id.0, "password changed");
+        Ok(())
     }
 
     /// Makes sure the configured librarian exists with the configured password.

@@ -26,7 +26,9 @@ use serde::de::DeserializeOwned;
 
 use crate::cache::reports::ReportStore;
 use crate::cache::{Outcome, Redis};
-use crate::domain::report::{MAX_ROWS, OverdueLoan, Report, TopBook, TopMember, first_rows};
+use crate::domain::report::{
+    MAX_ROWS, OverdueLoan, POPULAR_DAYS, PopularBook, Report, TopBook, TopMember, first_rows,
+};
 use crate::error::{Error, Result};
 use crate::storage::reports;
 use crate::storage::{Connection, Database};
@@ -55,6 +57,15 @@ impl ReportKind for TopBook {
 
     async fn compute(conn: &mut Connection, _now: DateTime<Utc>) -> Result<Vec<Self>> {
         Ok(reports::top_books(conn, MAX_ROWS).await?)
+    }
+}
+
+impl ReportKind for PopularBook {
+    const NAME: &'static str = "popular";
+
+    async fn compute(conn: &mut Connection, now: DateTime<Utc>) -> Result<Vec<Self>> {
+        let since = now - chrono::Duration::days(POPULAR_DAYS);
+        Ok(reports::popular_books(conn, since, MAX_ROWS).await?)
     }
 }
 
@@ -114,7 +125,12 @@ struct Inner {
 
 impl Reports {
     pub fn new(db: Database, redis: Redis, refresh: Duration) -> Self {
-        let names = [TopBook::NAME, TopMember::NAME, OverdueLoan::NAME];
+        let names = [
+            TopBook::NAME,
+            PopularBook::NAME,
+            TopMember::NAME,
+            OverdueLoan::NAME,
+        ];
         let flights = names
             .into_iter()
             .map(|name| (name, tokio::sync::Mutex::new(())))
@@ -196,6 +212,7 @@ impl Reports {
             loop {
                 tick.tick().await;
                 reports.refresh::<TopBook>().await;
+                reports.refresh::<PopularBook>().await;
                 reports.refresh::<TopMember>().await;
                 reports.refresh::<OverdueLoan>().await;
             }

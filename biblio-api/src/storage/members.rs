@@ -32,6 +32,8 @@ impl TryFrom<MemberRow> for Member {
             email: r.email,
             role,
             books_on_loan: r.books_on_loan,
+            loan_limit: crate::domain::MAX_BOOKS_PER_MEMBER,
+            hold_limit: crate::domain::hold::MAX_ACTIVE_HOLDS as u32,
             created_at: r.created_at,
         })
     }
@@ -160,21 +162,74 @@ pub async fn credentials(
     .await
 }
 
-pub async fn list(conn: &mut Connection, page: Page) -> Result<(Vec<Member>, u64), sqlx::Error> {
+/// The hash of member `id`'s password.
+pub async fn password_hash(conn: &mut Connection, id: MemberId) -> Result<Option<String>, sqlx::Error> {
+    let span = db_span!(conn, "SELECT", "members", "password"; member_id = id.0);
+    async move {
+        sqlx::query_scalar(super::traced("SELECT password_hash FROM members WHERE id = ?"))
+            .bind(id.0)
+            .fetch_optional(conn.mysql())
+            .await
+    }
+    .instrument(span)
+    .await
+}
+
+pub async fn set_password_hash(
+    conn: &mut Connection,
+    id: MemberId,
+    hash: &str,
+) -> Result<(), sqlx::Error> {
+    let span = db_span!(conn, "UPDATE", "members", "password"; member_id = id.0);
+    async move {
+        sqlx::query(super::traced("UPDATE members SET password_hash = ? WHERE id = ?"))
+            .bind(hash)
+            .bind(id.0)
+            .execute(conn.mysql())
+            .await?;
+        Ok(())
+    }
+    .instrument(span)
+    .await
+}
+
+/// A page of members by id; with `search`, only those whose name or email contains it (any
+/// case: the columns' collation is case-insensitive).
+pub async fn list(
+    conn: &mut Connection,
+    page: Page,
+    search: Option<&str>,
+) -> Result<(Vec<Member>, u64), sqlx::Error> {
     let span = db_span!(conn, "SELECT", "members", "list");
     async move {
-        let total: i64 = sqlx::query_scalar(super::traced("SELECT COUNT(*) FROM members"))
-            .fetch_one(conn.mysql())
+        let pattern = search.map(|s| {
+            let escaped = s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            format!("%{escaped}%")
+        });
+        let filter = if pattern.is_some() {
+            " WHERE name LIKE ? OR email LIKE ?"
+        } else {
+            ""
+        };
+        let count_sql = format!("SELECT COUNT(*) FROM members{filter}");
+        let mut count = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(super::traced(count_sql)));
+        if let Some(p) = &pattern {
+            count = count.bind(p).bind(p);
+        }
+        let total = count.fetch_one(conn.mysql()).await?;
+        let page_sql = format!(
+            concat!("SELECT ", columns!(), " FROM members{} ORDER BY id LIMIT ? OFFSET ?"),
+            filter
+        );
+        let mut rows = sqlx::query_as::<_, MemberRow>(sqlx::AssertSqlSafe(super::traced(page_sql)));
+        if let Some(p) = &pattern {
+            rows = rows.bind(p).bind(p);
+        }
+        let rows = rows
+            .bind(page.per_page)
+            .bind(page.offset())
+            .fetch_all(conn.mysql())
             .await?;
-        let rows: Vec<MemberRow> = sqlx::query_as(super::traced(concat!(
-            "SELECT ",
-            columns!(),
-            " FROM members ORDER BY id LIMIT ? OFFSET ?"
-        )))
-        .bind(page.per_page)
-        .bind(page.offset())
-        .fetch_all(conn.mysql())
-        .await?;
         let members = rows
             .into_iter()
             .map(Member::try_from)

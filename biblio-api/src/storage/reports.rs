@@ -10,7 +10,7 @@ use tracing::Instrument as _;
 use super::Connection;
 
 use crate::domain::ids::{BookId, LoanId, MemberId};
-use crate::domain::report::{OverdueLoan, TopBook, TopMember};
+use crate::domain::report::{OverdueLoan, PopularBook, TopBook, TopMember};
 
 pub async fn top_books(conn: &mut Connection, limit: u32) -> Result<Vec<TopBook>, sqlx::Error> {
     let span = db_span!(conn, name: "db SELECT report top-books", "SELECT", "loan_items");
@@ -26,6 +26,37 @@ pub async fn top_books(conn: &mut Connection, limit: u32) -> Result<Vec<TopBook>
         Ok(rows
             .into_iter()
             .map(|(book_id, title, loans)| TopBook {
+                book_id: BookId(book_id),
+                title,
+                loans,
+            })
+            .collect())
+    }
+    .instrument(span)
+    .await
+}
+
+/// The books in the most loans made since `since`.
+pub async fn popular_books(
+    conn: &mut Connection,
+    since: DateTime<Utc>,
+    limit: u32,
+) -> Result<Vec<PopularBook>, sqlx::Error> {
+    let span = db_span!(conn, name: "db SELECT report popular", "SELECT", "loans");
+    async move {
+        let rows: Vec<(u64, String, i64)> = sqlx::query_as(super::traced(
+            "SELECT t.book_id, b.title, t.loans FROM \
+             (SELECT li.book_id, COUNT(*) AS loans FROM loans l JOIN loan_items li ON li.loan_id = l.id \
+              WHERE l.created_at >= ? GROUP BY li.book_id ORDER BY loans DESC, li.book_id LIMIT ?) t \
+             JOIN books b ON b.id = t.book_id WHERE b.deleted_at IS NULL ORDER BY t.loans DESC, t.book_id",
+        ))
+        .bind(since)
+        .bind(limit)
+        .fetch_all(conn.mysql())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(book_id, title, loans)| PopularBook {
                 book_id: BookId(book_id),
                 title,
                 loans,

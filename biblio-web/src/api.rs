@@ -19,6 +19,10 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+mod circulation;
+
+pub use circulation::{BookAvailability, Hold, HoldFilter, HoldStatus};
+
 /// Why an API call did not give what was asked.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -134,7 +138,28 @@ pub struct Member {
     pub role: Role,
     #[serde(default)]
     pub books_on_loan: i32,
+    /// Books a member may hold at once (the API's rule; 10 if an older API leaves it out).
+    #[serde(default = "default_loan_limit")]
+    pub loan_limit: i32,
+    /// Active holds a member may have at once.
+    #[serde(default = "default_hold_limit")]
+    pub hold_limit: i32,
     pub created_at: DateTime<Utc>,
+}
+
+impl Member {
+    /// How many more books the member may borrow now.
+    pub fn may_borrow(&self) -> i32 {
+        (self.loan_limit - self.books_on_loan).max(0)
+    }
+}
+
+fn default_loan_limit() -> i32 {
+    10
+}
+
+fn default_hold_limit() -> i32 {
+    5
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -162,6 +187,27 @@ pub struct Loan {
     pub returned_at: Option<DateTime<Utc>>,
     /// `active`, `overdue` or `returned`.
     pub status: String,
+    /// Times renewed (0 to [`Loan::MAX_RENEWALS`]).
+    #[serde(default)]
+    pub renewals: u32,
+    /// The books with their titles, in the order of `book_ids` (empty from an older API:
+    /// the pages then look the titles up).
+    #[serde(default)]
+    pub books: Vec<LoanBook>,
+    #[serde(default)]
+    pub member_name: Option<String>,
+}
+
+impl Loan {
+    /// Renewals the API allows per loan.
+    pub const MAX_RENEWALS: u32 = 2;
+}
+
+/// A book of a loan, named.
+#[derive(Debug, Clone, Deserialize)]
+pub struct LoanBook {
+    pub id: u64,
+    pub title: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -414,13 +460,34 @@ impl Api {
         check(call.send().await?).map(|_| ())
     }
 
+    /// Members, those whose name or email holds `q` (case aside) when it is not empty.
     #[tracing::instrument(skip_all)]
-    pub async fn members(&self, token: &str, page: u32) -> Result<Paginated<Member>, ApiError> {
+    pub async fn members(
+        &self,
+        token: &str,
+        q: &str,
+        page: u32,
+    ) -> Result<Paginated<Member>, ApiError> {
         let call = self
             .http
             .request(Method::GET, Some("/api/v1/members"), "/api/v1/members")
             .bearer(token)
+            .query("q", q.trim())
             .query("page", page.to_string());
+        decode(call.send().await?)
+    }
+
+    /// One member (a librarian, or the member themselves).
+    #[tracing::instrument(skip_all, fields(member_id = id))]
+    pub async fn member(&self, token: &str, id: u64) -> Result<Member, ApiError> {
+        let call = self
+            .http
+            .request(
+                Method::GET,
+                Some("/api/v1/members/{id}"),
+                &format!("/api/v1/members/{id}"),
+            )
+            .bearer(token);
         decode(call.send().await?)
     }
 
@@ -499,6 +566,17 @@ impl Api {
                 "/api/v1/reports/top-books",
             )
             .query("limit", limit.to_string());
+        decode(call.send().await?)
+    }
+
+    /// The most borrowed books of the last 30 days (public, cached by the API).
+    #[tracing::instrument(skip_all)]
+    pub async fn popular(&self) -> Result<Report<TopBook>, ApiError> {
+        let call = self.http.request(
+            Method::GET,
+            Some("/api/v1/reports/popular"),
+            "/api/v1/reports/popular",
+        );
         decode(call.send().await?)
     }
 

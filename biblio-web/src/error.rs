@@ -6,13 +6,14 @@
 //! navigation, because only it holds the session. 5xx causes are logged once here with their
 //! chain; the visitor sees a plain sentence, never internals.
 //!
-//! Below `session`, `views` and `routes`, above `api` only: it knows what an API failure means
+//! Below `session`, `views` and `routes`, above `api` and `messages` only: it knows what an API failure means
 //! for a page, and nothing of sessions.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::api::ApiError;
+use crate::messages::{Who, refusal};
 
 /// Seconds a browser is told to wait when the API is down.
 const RETRY_AFTER_SECS: &str = "5";
@@ -161,8 +162,11 @@ impl From<ApiError> for WebError {
             ApiError::Unauthorized(_) => Self::SessionExpired,
             ApiError::Forbidden(d) => Self::Forbidden(d.message),
             ApiError::NotFound(d) => Self::NotFound(capitalise(&d.message)),
-            ApiError::Invalid { message, .. } => Self::BadRequest(capitalise(&message)),
-            ApiError::Conflict(d) => Self::BadRequest(capitalise(&d.message)),
+            // The API's wording names its parameters: the page says it in its own words.
+            ApiError::Invalid { .. } => Self::BadRequest(
+                "Some of what was sent could not be used. Go back, check it and try again.".into(),
+            ),
+            ApiError::Conflict(d) => Self::BadRequest(refusal(&d.code, Who::You)),
             ApiError::Unexpected(_) => Self::Internal(e.into()),
         }
     }

@@ -287,10 +287,7 @@ fn truncate(text: &str, max: usize) -> String {
     }
 }
 
-/// A date for people: `25 Nov 2026`.
-pub fn day(at: &chrono::DateTime<chrono::Utc>) -> String {
-    at.format("%-d %b %Y").to_string()
-}
+pub use crate::messages::day;
 
 #[cfg(test)]
 mod tests {

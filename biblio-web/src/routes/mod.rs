@@ -11,19 +11,25 @@
 //! - `health`: the probes and metrics, `/healthz`, `/readyz`, `/metrics`.
 //! - `home`: the home page, `/`.
 //! - `auth`: logging in and out, `/login`, `/logout`.
-//! - `books`: the catalogue, a book's page, borrowing.
-//! - `loans`: the member's loans and returning; the loan rows and status tabs librarians'
-//!   pages reuse.
-//! - `librarian`: `/librarian/...` — books, members, all loans, reports (uses `loans`).
+//! - `books`: the catalogue, a book's page, borrowing (uses `holds`).
+//! - `loans`: the member's loans, returning and renewing; the loan rows and status tabs
+//!   librarians' pages reuse.
+//! - `holds`: reserving a book, the member's holds and cancelling; the hold rows the
+//!   librarian's member page reuses.
+//! - `account`: the member's account page and changing the password, `/account`.
+//! - `librarian`: `/librarian/...` — books, members and the desk, all loans, overdue loans,
+//!   reports (uses `loans`, `holds`).
 //!
 //! Layers, outermost first: `common::http::observe` (server span `METHOD /route`, request id,
 //! RED metrics) → close while draining → request id → security headers → `pages` → overload
 //! guard → the area's handler.
 
+mod account;
 mod assets;
 mod auth;
 mod books;
 mod health;
+mod holds;
 mod home;
 mod layers;
 mod librarian;
@@ -44,6 +50,8 @@ pub fn router(state: AppState) -> Router {
         .merge(books::router())
         .merge(auth::router())
         .merge(loans::router())
+        .merge(holds::router())
+        .merge(account::router())
         .merge(librarian::router())
         .merge(health::router())
         .merge(assets::router())

@@ -1,4 +1,5 @@
-//! `/librarian/members`: the member list and the form that registers a member.
+//! `/librarian/members`: the member list, searched by name or email, and the form that
+//! registers a member. A member's own page (the desk) is [`super::desk`].
 
 use askama::Template;
 use axum::Router;
@@ -9,11 +10,12 @@ use axum::routing::get;
 use common::error_body::FieldError;
 use serde::Deserialize;
 
-use crate::api::{ApiError, Member, MemberInput, Role};
+use crate::api::{ApiError, Member, MemberInput, Paginated, Role};
 use crate::error::{Result, capitalise};
+use crate::messages::{count, cut, shortened, without_controls};
 use crate::routes::shared::{AppState, page_number, see_other};
 use crate::session::{CsrfForm, FlashKind, Librarian, Session};
-use crate::views::{Field, Layout, Pager, attach_errors, render};
+use crate::views::{Field, Layout, Pager, attach_errors, query_string, render};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -22,18 +24,36 @@ pub fn router() -> Router<AppState> {
 }
 
 #[derive(Debug, Default, Deserialize)]
-struct PageParam {
+struct ListParams {
+    q: Option<String>,
     page: Option<String>,
 }
 
-/// Lists members; the template names each one's [`Role`].
+/// The longest member search the API takes, in characters.
+const MAX_QUERY_CHARS: usize = 100;
+
+/// Lists members, or those a search finds; the template names each one's [`Role`].
 #[derive(Template)]
 #[template(path = "librarian/members.html")]
 struct MembersView {
     layout: Layout,
+    q: String,
     members: Vec<Member>,
     total: u64,
     pager: Pager,
+    notice: Option<String>,
+}
+
+impl MembersView {
+    /// "1 member", "12 members" (found by the search, when there is one).
+    fn total_text(&self) -> String {
+        let members = count(self.total, "member", "members");
+        if self.q.is_empty() {
+            format!("{members}.")
+        } else {
+            format!("{members} found.")
+        }
+    }
 }
 
 #[tracing::instrument(level = "debug", skip_all)]
@@ -41,15 +61,31 @@ async fn members(
     State(state): State<AppState>,
     session: Session,
     Librarian(user): Librarian,
-    Query(params): Query<PageParam>,
+    Query(params): Query<ListParams>,
 ) -> Result<Html<String>> {
     let page = page_number(params.page.as_deref());
-    let found = state.api.members(&user.token, page).await?;
+    let (q, cleaned) = without_controls(params.q.as_deref().unwrap_or("").trim());
+    let (q, was_cut) = cut(&q, MAX_QUERY_CHARS);
+    let notice = if was_cut {
+        Some(shortened(MAX_QUERY_CHARS))
+    } else if cleaned {
+        Some("Characters that cannot be searched (such as tabs) were left out.".to_owned())
+    } else {
+        None
+    };
+    let found = match state.api.members(&user.token, &q, page).await {
+        Ok(found) => found,
+        Err(ApiError::Invalid { .. }) => Paginated::default(),
+        Err(other) => return Err(other.into()),
+    };
+    let base = format!("/librarian/members?{}", query_string(&[("q", &q)]));
     render(&MembersView {
         layout: Layout::new(&session, "Members"),
-        pager: Pager::new("/librarian/members", page, found.pages()),
+        pager: Pager::new(base.trim_end_matches('?'), page, found.pages()),
         total: found.total,
         members: found.items,
+        q,
+        notice,
     })
 }
 

@@ -6,6 +6,7 @@ mod books;
 mod cache;
 mod faults;
 mod helpers;
+mod holds;
 mod injection;
 mod loans;
 mod members;

@@ -9,7 +9,13 @@ use tokio::net::TcpListener;
 
 use crate::api::Api;
 use crate::config::Settings;
-use crate::routes::{self, AppState};
+use crate::routes::{self, AppState, Cached};
+
+/// How long the home page's public lists (new arrivals, most borrowed) are kept: the API
+/// recomputes its report every minute, and the home page is the most visited page.
+const SHOWCASE_FRESH_FOR: std::time::Duration = std::time::Duration::from_secs(30);
+/// After a failed load of those lists, how long before trying again.
+const SHOWCASE_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(5);
 use crate::session::{Revoked, SessionKey};
 
 /// A built web front: API client ready, socket bound, not yet serving.
@@ -42,6 +48,7 @@ impl Application {
             in_flight: std::sync::Arc::new(tokio::sync::Semaphore::new(settings.max_in_flight)),
             cookie_secure: settings.cookie_secure,
             metrics: common::metrics::install(),
+            showcase: Cached::new(SHOWCASE_FRESH_FOR, SHOWCASE_RETRY_AFTER),
         };
         let listener = TcpListener::bind(settings.bind)
             .await

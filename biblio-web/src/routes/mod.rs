@@ -9,14 +9,14 @@
 //!   pages and login redirects with the visitor's navigation).
 //! - `assets`: the stylesheet, `/static/style.css`.
 //! - `health`: the probes and metrics, `/healthz`, `/readyz`, `/metrics`.
-//! - `home`: the home page, `/`.
+//! - `home`: the home page, `/` (new arrivals, most borrowed, the member's summary).
 //! - `auth`: logging in and out, `/login`, `/logout`.
-//! - `books`: the catalogue, a book's page, borrowing (uses `holds`).
 //! - `loans`: the member's loans, returning and renewing; the loan rows and status tabs
 //!   librarians' pages reuse.
 //! - `holds`: reserving a book, the member's holds and cancelling; the hold rows the
 //!   librarian's member page reuses.
 //! - `account`: the member's account page and changing the password, `/account`.
+//! - `books`: the catalogue, a book's page, borrowing (uses `holds`).
 //! - `librarian`: `/librarian/...` — books, members and the desk, all loans, overdue loans,
 //!   reports (uses `loans`, `holds`).
 //!
@@ -39,7 +39,7 @@ mod shared;
 use axum::Router;
 use axum::middleware::{from_fn, from_fn_with_state};
 
-pub use shared::AppState;
+pub use shared::{AppState, Cached};
 
 use crate::error::WebError;
 

@@ -1,5 +1,10 @@
-//! What every area's handlers share: the state, the `{id}` and page-number extractors, the
-//! redirect after a form, and the empty form of a CSRF-only button.
+//! What every area's handlers share: the state (with the home page's cached lists), the `{id}`
+//! and page-number extractors, the redirect after a form, and the empty form of a CSRF-only
+//! button.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::extract::{FromRequestParts, Path};
 use axum::http::HeaderValue;
@@ -23,6 +28,65 @@ pub struct AppState {
     pub draining: common::shutdown::Draining,
     /// Places for page requests in flight (`BIBLIO_WEB_MAX_IN_FLIGHT`).
     pub in_flight: std::sync::Arc<tokio::sync::Semaphore>,
+    /// The home page's public lists (new arrivals, most borrowed), kept a little while.
+    pub showcase: Cached<Showcase>,
+}
+
+/// The home page's public lists: the newest books and the most borrowed of the month.
+#[derive(Debug, Clone, Default)]
+pub struct Showcase {
+    pub new_arrivals: Vec<crate::api::Book>,
+    pub popular: Vec<crate::api::TopBook>,
+}
+
+/// A value loaded from the API and kept for `fresh_for`, one load at a time (visitors who
+/// arrive during a load wait for it rather than each calling the API). A failed load keeps the
+/// last value and is not retried for `retry_after`, so a down API costs one call per
+/// `retry_after`, not one per page.
+#[derive(Clone)]
+pub struct Cached<T> {
+    fresh_for: Duration,
+    retry_after: Duration,
+    slot: Arc<tokio::sync::Mutex<Slot<T>>>,
+}
+
+struct Slot<T> {
+    value: Option<T>,
+    /// When the last load ended, and whether it succeeded.
+    loaded: Option<(Instant, bool)>,
+}
+
+impl<T: Clone> Cached<T> {
+    pub fn new(fresh_for: Duration, retry_after: Duration) -> Self {
+        Self {
+            fresh_for,
+            retry_after,
+            slot: Arc::new(tokio::sync::Mutex::new(Slot {
+                value: None,
+                loaded: None,
+            })),
+        }
+    }
+
+    /// The kept value if fresh, else what `load` gives (or the last value if it fails).
+    pub async fn get<F, Fut>(&self, load: F) -> Option<T>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Option<T>>,
+    {
+        let mut slot = self.slot.lock().await;
+        let fresh = slot.loaded.is_some_and(|(at, ok)| {
+            at.elapsed() < if ok { self.fresh_for } else { self.retry_after }
+        });
+        if !fresh {
+            let loaded = load().await;
+            slot.loaded = Some((Instant::now(), loaded.is_some()));
+            if loaded.is_some() {
+                slot.value = loaded;
+            }
+        }
+        slot.value.clone()
+    }
 }
 
 /// A 303 to `to` after a form (the browser then GETs it: no resubmission on reload).
@@ -65,3 +129,28 @@ pub fn page_number(raw: Option<&str>) -> u32 {
 /// The form of a button that carries nothing but its CSRF token (borrow, withdraw).
 #[derive(Deserialize)]
 pub struct NoFields {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    #[tokio::test]
+    async fn a_cached_value_is_loaded_once_while_fresh_and_kept_when_a_reload_fails() {
+        let cached = Cached::new(Duration::from_millis(50), Duration::from_millis(50));
+        let calls = AtomicU32::new(0);
+        let load = |answer: Option<u32>| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            async move { answer }
+        };
+        assert_eq!(cached.get(|| load(Some(1))).await, Some(1));
+        assert_eq!(cached.get(|| load(Some(2))).await, Some(1), "still fresh");
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        assert_eq!(cached.get(|| load(None)).await, Some(1), "the last value");
+        assert_eq!(cached.get(|| load(Some(3))).await, Some(1), "no retry yet");
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        assert_eq!(cached.get(|| load(Some(3))).await, Some(3));
+    }
+}

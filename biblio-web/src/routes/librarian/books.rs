@@ -1,4 +1,5 @@
-//! `/librarian/books/...`: adding, editing and withdrawing books. A refused form comes back
+//! `/librarian/books/...`: adding, editing and withdrawing books (withdrawing asks first, on
+//! a page of its own). A refused form comes back
 //! with what was typed and the API's messages on the fields they name.
 
 use askama::Template;
@@ -13,7 +14,8 @@ use serde::Deserialize;
 
 use crate::api::{ApiError, Book, BookInput};
 use crate::error::{Result, capitalise};
-use crate::routes::shared::{AppState, IdPath, NoFields, see_other};
+use crate::messages::{Who, copies, refusal};
+use crate::routes::shared::{AppState, IdPath, see_other};
 use crate::session::{CsrfForm, FlashKind, Librarian, Session};
 use crate::views::{Field, Layout, attach_errors, render};
 
@@ -23,6 +25,7 @@ pub fn router() -> Router<AppState> {
         .route("/librarian/books", post(create_book))
         .route("/librarian/books/{id}/edit", get(edit_book))
         .route("/librarian/books/{id}", post(update_book))
+        .route("/librarian/books/{id}/withdraw", get(confirm_withdraw))
         .route("/librarian/books/{id}/delete", post(delete_book))
 }
 
@@ -309,14 +312,48 @@ async fn update_book(
     page.after_save(&session, saved)
 }
 
+#[derive(Template)]
+#[template(path = "librarian/withdraw.html")]
+struct WithdrawView {
+    layout: Layout,
+    book: Book,
+    copies: String,
+}
+
+/// The step before withdrawing: what will go, and a button that says so.
+#[tracing::instrument(level = "debug", skip_all, fields(book_id = id))]
+async fn confirm_withdraw(
+    State(state): State<AppState>,
+    session: Session,
+    Librarian(_): Librarian,
+    IdPath(id): IdPath,
+) -> Result<Html<String>> {
+    let book = state.api.book(id).await?;
+    render(&WithdrawView {
+        layout: Layout::new(&session, format!("Withdraw “{}”?", book.title)),
+        copies: copies(book.copies_available, book.copies_total),
+        book,
+    })
+}
+
+/// The confirmation form: `confirm=yes` comes only from the confirmation page's button.
+#[derive(Deserialize)]
+struct WithdrawForm {
+    #[serde(default)]
+    confirm: String,
+}
+
 #[tracing::instrument(level = "debug", skip_all, fields(book_id = id))]
 async fn delete_book(
     State(state): State<AppState>,
     session: Session,
     Librarian(user): Librarian,
     IdPath(id): IdPath,
-    CsrfForm(_): CsrfForm<NoFields>,
+    CsrfForm(form): CsrfForm<WithdrawForm>,
 ) -> Result<Response> {
+    if form.confirm != "yes" {
+        return Ok(see_other(&format!("/librarian/books/{id}/withdraw")));
+    }
     match state.api.delete_book(&user.token, id).await {
         Ok(()) => {
             session.flash(
@@ -326,7 +363,7 @@ async fn delete_book(
             Ok(see_other("/books"))
         }
         Err(ApiError::Conflict(detail)) => {
-            session.flash(FlashKind::Error, capitalise(&detail.message));
+            session.flash(FlashKind::Error, refusal(&detail.code, Who::You));
             Ok(see_other(&format!("/books/{id}")))
         }
         Err(other) => Err(other.into()),

@@ -1,5 +1,5 @@
-//! `/librarian/loans` (every member's loans, filtered by member and status, with Return) and
-//! `/librarian/overdue` (the API's overdue report). Loan rows and status tabs are the member
+//! `/librarian/loans` (every member's loans, filtered by member and status, with Return and
+//! Renew) and `/librarian/overdue` (every overdue loan, paginated with its total). Loan rows and status tabs are the member
 //! pages' ([`crate::routes::loans`]).
 
 use askama::Template;
@@ -9,12 +9,11 @@ use axum::response::Html;
 use axum::routing::get;
 use serde::Deserialize;
 
-use crate::api::OverdueLoan;
 use crate::error::Result;
 use crate::routes::loans::{LoanRow, STATUSES, rows, status_filter};
 use crate::routes::shared::{AppState, page_number};
 use crate::session::{Librarian, Session};
-use crate::views::{Layout, Pager, day, query_string, render};
+use crate::views::{Layout, Pager, query_string, render};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -107,34 +106,48 @@ async fn loans(
     })
 }
 
+#[derive(Debug, Default, Deserialize)]
+struct PageParam {
+    page: Option<String>,
+}
+
 #[derive(Template)]
 #[template(path = "librarian/overdue.html")]
 struct OverdueView {
     layout: Layout,
-    loans: Vec<OverdueLoan>,
-    generated_at: String,
+    loans: Vec<LoanRow>,
+    total: u64,
+    pager: Pager,
+    back: String,
 }
 
+impl OverdueView {
+    fn show_member(&self) -> bool {
+        true
+    }
+
+    fn back_link(&self) -> &str {
+        &self.back
+    }
+}
+
+/// Every overdue loan, a page at a time, with the member's name and the books' titles.
 #[tracing::instrument(level = "debug", skip_all)]
 async fn overdue(
     State(state): State<AppState>,
     session: Session,
     Librarian(user): Librarian,
+    Query(params): Query<PageParam>,
 ) -> Result<Html<String>> {
-    let report = state.api.overdue(&user.token, 100).await?;
+    let page = page_number(params.page.as_deref());
+    let found = state.api.loans(&user.token, None, "overdue", page).await?;
+    let pages = found.pages();
+    let total = found.total;
     render(&OverdueView {
         layout: Layout::new(&session, "Overdue loans"),
-        generated_at: report
-            .generated_at
-            .format("%-d %b %Y %H:%M UTC")
-            .to_string(),
-        loans: report.items,
+        loans: rows(&state.api, found.items).await?,
+        total,
+        pager: Pager::new("/librarian/overdue", page, pages),
+        back: format!("/librarian/overdue?page={page}"),
     })
-}
-
-impl OverdueLoan {
-    /// The due date for people, in the overdue table.
-    pub fn due_day(&self) -> String {
-        day(&self.due_at)
-    }
 }

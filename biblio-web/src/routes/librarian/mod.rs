@@ -4,11 +4,13 @@
 //!
 //! - this module: the `/librarian` index, and the routers below merged.
 //! - [`books`]: adding, editing and withdrawing books.
-//! - [`members`]: the member list and registering a member.
-//! - [`loans`]: every member's loans, and the overdue report.
+//! - [`members`]: the member list and search, and registering a member.
+//! - [`desk`]: one member's page — loans, reservations, history — and lending at the desk.
+//! - [`loans`]: every member's loans, and the overdue loans, paginated.
 //! - [`reports`]: the most borrowed books and the most active members, as charts.
 
 mod books;
+mod desk;
 mod loans;
 mod members;
 mod reports;
@@ -28,6 +30,7 @@ pub fn router() -> Router<AppState> {
         .route("/librarian", get(index))
         .merge(books::router())
         .merge(members::router())
+        .merge(desk::router())
         .merge(loans::router())
         .merge(reports::router())
 }

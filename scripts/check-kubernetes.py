@@ -34,7 +34,9 @@ What it checks, for base/ and every overlay:
   - the NetworkPolicies, evaluated flow by flow: the flows the stack needs are allowed, and
     only biblio-api (and the datastore exporters) reaches MySQL and Redis, only nginx (and the
     metrics scraper) the web and the API; the destination's own ingress rules must refuse what
-    is denied, whatever the source's egress rules say;
+    is denied, whatever the source's egress rules say; members' emails: dev's BIBLIO_SMTP_URL
+    names the notification sink's SMTP port, which only the API and Alertmanager reach, and in
+    production only the API reaches an SMTP relay (ports 25 and 587);
   - overlay rules: dev's Prometheus jobs are the repository's; production has the CPU and
     in-flight autoscaler (with its adapter rule), disruption budgets, topology spread, external
     data stores and back ends, and a MySQL connection budget that covers maxReplicas.
@@ -1006,6 +1008,36 @@ def check_network_policies(overlay: str, docs: list[dict]) -> tuple[list[str], l
     for dst, port in (("otel-gateway", 4317), ("otel-agent", 4318)):
         denied += [flow("intruder", dst, port), flow("outsider", dst, port)]
 
+    # Members' emails: where the API's BIBLIO_SMTP_URL points, when the manifests set it (dev:
+    # the notification sink's Service; production reads it from the Secret, a relay outside).
+    api = find(docs, "Deployment", "biblio-api")
+    smtp_url = (env_of(pod_spec(api)["containers"][0]).get("BIBLIO_SMTP_URL") or "") if api else ""
+    smtp_target = None
+    if smtp_url:
+        m = re.fullmatch(r"smtp://([a-z0-9-]+)(?::(\d+))?/?", smtp_url)
+        svc = find(docs, "Service", m.group(1)) if m else None
+        if not svc:
+            errors.append(f"biblio-api: BIBLIO_SMTP_URL={smtp_url} names no Service of the manifests")
+        else:
+            port = int(m.group(2) or 25)
+            target = next((w["metadata"]["name"] for w in workloads(docs)
+                           if svc["spec"].get("selector")
+                           and selector_matches({"matchLabels": svc["spec"]["selector"]}, pod_labels(w))), None)
+            sp = next((p for p in svc["spec"].get("ports", []) if p["port"] == port), None)
+            if not target or not sp:
+                errors.append(f"biblio-api: BIBLIO_SMTP_URL={smtp_url}: Service {svc['metadata']['name']} "
+                              f"has no port {port} or selects no workload")
+            else:
+                tp = sp.get("targetPort", port)
+                number = peers[target].ports.get(tp) if isinstance(tp, str) else tp
+                if number is None:
+                    errors.append(f"biblio-api: BIBLIO_SMTP_URL={smtp_url}: target port {tp} is no container port")
+                else:
+                    smtp_target = (target, number)
+                    allowed.append(flow("biblio-api", target, number))
+    elif overlay == "dev":
+        errors.append("dev: biblio-api sets no BIBLIO_SMTP_URL: members' emails should reach the notification sink")
+
     # Only biblio-api reaches MySQL and Redis; where they are depends on the overlay.
     if overlay == "dev":
         stores = {"mysql": ("mysql", 3306), "redis": ("redis", 6379)}
@@ -1035,15 +1067,26 @@ def check_network_policies(overlay: str, docs: list[dict]) -> tuple[list[str], l
                 denied.append(flow(src, "redis", 6379))
         denied += [flow("outsider", "tempo", 4317), flow("outsider", "loki", 3100),
                    flow("outsider", "prometheus", 9090), flow("biblio-web", "external", 443)]
+        # The sink's SMTP port: Alertmanager and the API only; the API not its HTTP port.
+        if smtp_target:
+            sink, port = smtp_target
+            for src in peers:
+                if src not in {"biblio-api", "alertmanager", sink} and peers[src].namespace:
+                    denied.append(flow(src, sink, port))
+            denied.append(flow("biblio-api", sink, 9099))
     elif overlay == "production":
         allowed += [flow("biblio-api", "external", 3306), flow("biblio-api", "external", 6379),
                     flow("otel-gateway", "external", 4317), flow("otel-gateway", "external", 3100),
                     flow("monitoring-prometheus", "biblio-api", 8082),
                     flow("monitoring-prometheus", "otel-gateway", 8889)]
+        # Members' emails, to the operator's SMTP relay (plain SMTP on 25 or 587).
+        allowed += [flow("biblio-api", "external", 25), flow("biblio-api", "external", 587)]
         for src in peers:
             if src != "biblio-api" and peers[src].namespace == NAMESPACE:
                 denied.append(flow(src, "external", 3306))
                 denied.append(flow(src, "external", 6379))
+                denied.append(flow(src, "external", 25))
+                denied.append(flow(src, "external", 587))
         denied += [flow("nginx", "external", 443), flow("biblio-web", "external", 443)]
 
     for src, dst, port, proto in allowed:

@@ -477,3 +477,58 @@ async fn every_answer_carries_the_security_headers() {
         assert_eq!(h["referrer-policy"], "no-referrer", "{path}");
     }
 }
+
+#[tokio::test]
+async fn a_member_changes_their_password_only_with_the_current_one() {
+    let app = spawn_app().await;
+    let librarian = app.librarian_token().await;
+    let created = app
+        .post(
+            "/api/v1/members",
+            Some(&librarian),
+            &json!({"name": "Pat", "email": "pat@example.test", "password": "first password"}),
+        )
+        .await;
+    assert_eq!(created.status, 201);
+    let login = |password: &'static str| {
+        let app = &app;
+        async move {
+            app.post(
+                "/api/v1/auth/login",
+                None,
+                &json!({"email": "pat@example.test", "password": password}),
+            )
+            .await
+        }
+    };
+    let token = login("first password").await.body["token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+
+    let cases = [
+        (json!({}), vec!["current_password", "new_password"]),
+        (json!({"current_password": "wrong password", "new_password": "second password"}), vec!["current_password"]),
+        (json!({"current_password": "first password", "new_password": "short"}), vec!["new_password"]),
+    ];
+    for (body, fields) in cases {
+        let reply = app.post("/api/v1/auth/password", Some(&token), &body).await;
+        assert_eq!((reply.status, reply.fields()), (422, fields.iter().map(|f| (*f).to_owned()).collect()), "{body}");
+    }
+    assert_eq!(login("first password").await.status, 200, "unchanged after refusals");
+
+    let changed = app
+        .post(
+            "/api/v1/auth/password",
+            Some(&token),
+            &json!({"current_password": "first password", "new_password": "second password"}),
+        )
+        .await;
+    assert_eq!(changed.status, 204, "{}", changed.body);
+    assert_eq!(login("first password").await.status, 401);
+    assert_eq!(login("second password").await.status, 200);
+    let anonymous = app
+        .post("/api/v1/auth/password", None, &json!({"current_password": "x", "new_password": "yyyyyyyy"}))
+        .await;
+    assert_eq!(anonymous.status, 401);
+}

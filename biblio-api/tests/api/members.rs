@@ -88,3 +88,48 @@ async fn invalid_members_are_422_naming_each_field_and_nothing_is_stored() {
         .expect("count");
     assert_eq!(count, 1, "only the admin");
 }
+
+#[tokio::test]
+async fn a_librarian_finds_members_by_part_of_a_name_or_email_in_any_case() {
+    let app = spawn_app().await;
+    let librarian = app.librarian_token().await;
+    for (name, email) in [
+        ("Ada Lovelace", "ada@engine.test"),
+        ("Charles Babbage", "charles@engine.test"),
+        ("Grace Hopper", "grace@navy.test"),
+        ("Percent 100%", "pct@x.test"),
+    ] {
+        let reply = app
+            .post(
+                "/api/v1/members",
+                Some(&librarian),
+                &json!({"name": name, "email": email, "password": "long enough password"}),
+            )
+            .await;
+        assert_eq!(reply.status, 201, "{}", reply.body);
+    }
+    let names = |reply: &crate::helpers::Reply| -> Vec<String> {
+        reply.body["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|m| m["name"].as_str().expect("name").to_owned())
+            .collect()
+    };
+    let by_name = app.get("/api/v1/members?q=LOVE", Some(&librarian)).await;
+    assert_eq!(names(&by_name), ["Ada Lovelace"]);
+    assert_eq!(by_name.body["total"], 1);
+    let by_email = app.get("/api/v1/members?q=engine.test", Some(&librarian)).await;
+    assert_eq!(names(&by_email), ["Ada Lovelace", "Charles Babbage"]);
+    // Wildcards are searched for as text.
+    let literal = app.get("/api/v1/members?q=%25", Some(&librarian)).await;
+    assert_eq!(names(&literal), ["Percent 100%"]);
+    let none = app.get("/api/v1/members?q=nobody", Some(&librarian)).await;
+    assert_eq!((none.body["total"].clone(), names(&none).len()), (json!(0), 0));
+    let long = app
+        .get(&format!("/api/v1/members?q={}", "a".repeat(101)), Some(&librarian))
+        .await;
+    assert_eq!((long.status, long.fields()), (422, vec!["q".to_owned()]));
+    let (_, member) = app.member().await;
+    assert_eq!(app.get("/api/v1/members?q=ada", Some(&member)).await.status, 403);
+}

@@ -88,3 +88,34 @@ async fn reports_rank_books_and_members_by_loans_and_list_overdue_loans() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_popular_report_counts_only_the_last_30_days_of_loans() {
+    let app = spawn_app().await;
+    let librarian = app.librarian_token().await;
+    let (_, token) = app.member().await;
+    let recent = app.book(&librarian, "Recent favourite", 5).await;
+    let old = app.book(&librarian, "Old favourite", 5).await;
+    for _ in 0..2 {
+        let loan = app
+            .post("/api/v1/loans", Some(&token), &json!({"book_ids": [old]}))
+            .await;
+        sqlx::query("UPDATE loans SET created_at = created_at - INTERVAL 40 DAY WHERE id = ?")
+            .bind(loan.body["id"].as_u64().expect("loan"))
+            .execute(&app.pool)
+            .await
+            .expect("backdated");
+    }
+    let loan = app
+        .post("/api/v1/loans", Some(&token), &json!({"book_ids": [recent]}))
+        .await;
+    assert_eq!(loan.status, 201);
+    let popular = app.get("/api/v1/reports/popular", None).await;
+    assert_eq!(popular.status, 200, "{}", popular.body);
+    assert_eq!(
+        popular.body["items"],
+        json!([{"book_id": recent, "title": "Recent favourite", "loans": 1}])
+    );
+    let all_time = app.get("/api/v1/reports/top-books", None).await;
+    assert_eq!(all_time.body["items"][0]["book_id"], old, "all time: the old favourite");
+}

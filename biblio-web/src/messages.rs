@@ -74,9 +74,8 @@ pub fn may_borrow(remaining: i32, limit: i32, you: bool) -> String {
         )
     } else {
         format!(
-            "{subject} may borrow {} more (up to {} at a time).",
-            count(remaining, "book", "books"),
-            limit
+            "{subject} may borrow {remaining} more {} (up to {limit} at a time).",
+            if remaining == 1 { "book" } else { "books" },
         )
     }
 }

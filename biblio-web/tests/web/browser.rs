@@ -194,7 +194,7 @@ async fn a_reader_logs_in_searches_borrows_returns_and_logs_out_in_chromium() {
             .click()
             .await
             .expect("click");
-        wait_for_text(&browser, "1 of 1 copies available").await;
+        wait_for_text(&browser, "1 of 1 copy available").await;
         snap(&browser, "04-book").await;
         browser
             .find(Locator::Id("borrow"))

@@ -137,11 +137,37 @@ async fn a_librarian_edits_and_withdraws_a_book() {
     assert!(detail.body.contains("<h1>Final Title</h1>"));
     assert!(detail.body.contains("3 of 3 copies available"));
 
-    let withdrawn = librarian
+    // Withdrawing asks first: the book page links to a confirmation page, no one-click form.
+    assert!(!detail.body.contains("/delete\""), "{}", detail.body);
+    let confirm_path = detail.link("Withdraw from the catalogue");
+    assert_eq!(confirm_path, format!("/librarian/books/{book}/withdraw"));
+    let confirm = librarian.get(&confirm_path).await;
+    assert_eq!(confirm.status, 200);
+    assert!(
+        confirm.body.contains("Withdraw “Final Title”?"),
+        "{}",
+        confirm.body
+    );
+    assert!(confirm.body.contains("This cannot be undone."));
+    assert!(confirm.body.contains("No, keep it"));
+
+    // A POST without the confirmation (a forged or old one-click form) withdraws nothing.
+    let unconfirmed = librarian
         .submit(
             &format!("/books/{book}"),
             &format!("/librarian/books/{book}/delete"),
             &[],
+        )
+        .await;
+    assert_eq!(unconfirmed.status, 303);
+    assert_eq!(unconfirmed.location(), Some(confirm_path.as_str()));
+    assert_eq!(librarian.get(&format!("/books/{book}")).await.status, 200);
+
+    let withdrawn = librarian
+        .submit(
+            &confirm_path,
+            &format!("/librarian/books/{book}/delete"),
+            &[("confirm", "yes")],
         )
         .await;
     assert_eq!(withdrawn.status, 303);
@@ -236,7 +262,12 @@ async fn librarians_see_all_loans_the_overdue_list_and_reports_as_svg_charts() {
         .await;
     assert_eq!(loans.status, 200);
     assert!(loans.body.contains("Popular &"), "{}", loans.body);
-    assert!(loans.body.contains(&format!("#{member}")));
+    assert!(
+        loans.body.contains(&format!(
+            "<a href=\"/librarian/members/{member}\">Busy Reader</a>"
+        )),
+        "the member by name, linked to their page"
+    );
     let bad_filter = librarian.get("/librarian/loans?member_id=abc").await;
     assert_eq!(bad_filter.status, 200);
     assert!(

@@ -183,7 +183,9 @@ impl Settings {
                         Some((host, port)) => Some((host, port.parse::<u16>().ok()?)),
                         None => Some((rest, 25)),
                     })
-                    .filter(|(host, port)| !host.is_empty() && *port > 0 && !host.contains(['/', '@']))
+                    .filter(|(host, port)| {
+                        !host.is_empty() && *port > 0 && !host.contains(['/', '@'])
+                    })
                 else {
                     return Err(ConfigError::invalid(
                         "BIBLIO_SMTP_URL",
@@ -191,7 +193,8 @@ impl Settings {
                         "must be smtp://host:port (plain SMTP; the port defaults to 25)",
                     ));
                 };
-                let from = config::string_or(env, "BIBLIO_SMTP_FROM", "Biblio <library@biblio.local>");
+                let from =
+                    config::string_or(env, "BIBLIO_SMTP_FROM", "Biblio <library@biblio.local>");
                 if !from.contains('@') {
                     return Err(ConfigError::invalid(
                         "BIBLIO_SMTP_FROM",
@@ -199,7 +202,8 @@ impl Settings {
                         "must be an address, e.g. Biblio <library@example.org>",
                     ));
                 }
-                let poll = config::parse_within(env, "BIBLIO_NOTIFY_POLL_MS", 1_000u64, 10..=60_000)?;
+                let poll =
+                    config::parse_within(env, "BIBLIO_NOTIFY_POLL_MS", 1_000u64, 10..=60_000)?;
                 let retry_max =
                     config::parse_within(env, "BIBLIO_NOTIFY_RETRY_MAX_SECS", 300u64, 1..=86_400)?;
                 Some(SmtpSettings {

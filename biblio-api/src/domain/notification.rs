@@ -105,7 +105,11 @@ mod tests {
         }
         .email("Ada", "ada@example.org");
         assert_eq!(email.subject, "Your reserved book is ready: Middlemarch");
-        assert!(email.body.contains("until Thursday 3 December 2026"), "{}", email.body);
+        assert!(
+            email.body.contains("until Thursday 3 December 2026"),
+            "{}",
+            email.body
+        );
         assert!(email.body.starts_with("Hello Ada,"));
     }
 
@@ -124,8 +128,14 @@ mod tests {
             due_at: due,
         }
         .email("Bo", "bo@example.org");
-        assert_eq!(two.subject, "Due Tuesday 1 December 2026: Emma and 1 other book");
-        assert!(two.body.contains("these 2 books are:\n  - Emma\n  - Persuasion"));
+        assert_eq!(
+            two.subject,
+            "Due Tuesday 1 December 2026: Emma and 1 other book"
+        );
+        assert!(
+            two.body
+                .contains("these 2 books are:\n  - Emma\n  - Persuasion")
+        );
         let three = Notice::DueSoon {
             titles: vec!["A".into(), "B".into(), "C".into()],
             due_at: due,

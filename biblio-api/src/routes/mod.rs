@@ -130,7 +130,13 @@ fn register_counters() {
     ] {
         metrics::counter!(counter).increment(0);
     }
-    for reason in ["copy_available", "already_on_hold", "already_borrowed", "hold_limit", "invalid"] {
+    for reason in [
+        "copy_available",
+        "already_on_hold",
+        "already_borrowed",
+        "hold_limit",
+        "invalid",
+    ] {
         metrics::counter!("holds_rejected_total", "reason" => reason).increment(0);
     }
     for reason in ["renewal_limit", "hold_waiting", "already_returned"] {

@@ -10,9 +10,7 @@ use utoipa_axum::routes;
 
 use super::{ApiQuery, AppState};
 use crate::domain::member::Caller;
-use crate::domain::report::{
-    OverdueLoan, PopularBook, Report, ReportParams, TopBook, TopMember,
-};
+use crate::domain::report::{OverdueLoan, PopularBook, Report, ReportParams, TopBook, TopMember};
 use crate::error::Error;
 use crate::service::reports::Served;
 
@@ -43,7 +41,9 @@ async fn popular(
     State(state): State<AppState>,
     ApiQuery(params): ApiQuery<ReportParams>,
 ) -> Result<Response, Error> {
-    Ok(served(state.reports.get::<PopularBook>(params.limit()?).await?))
+    Ok(served(
+        state.reports.get::<PopularBook>(params.limit()?).await?,
+    ))
 }
 
 /// The members who borrowed the most books.

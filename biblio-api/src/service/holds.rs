@@ -71,7 +71,12 @@ impl HoldService {
                 self.find(id).await
             }
             Err(rejection) => {
-                tracing::info!(member_id = request.member_id.0, book_id = request.book_id.0, ?rejection, "hold refused");
+                tracing::info!(
+                    member_id = request.member_id.0,
+                    book_id = request.book_id.0,
+                    ?rejection,
+                    "hold refused"
+                );
                 let error = rejection_error(rejection, &request);
                 let reason = match &error {
                     Error::Conflict { code, .. } => *code,
@@ -122,7 +127,11 @@ impl HoldService {
         };
         match outcome {
             CancelOutcome::Cancelled { ready } => {
-                tracing::info!(hold_id = id.0, member_id = hold.member_id.0, "hold cancelled");
+                tracing::info!(
+                    hold_id = id.0,
+                    member_id = hold.member_id.0,
+                    "hold cancelled"
+                );
                 metrics::counter!("holds_cancelled_total").increment(1);
                 storage::holds::count_ready(ready.len() as u64, self.notify);
                 // A ready hold's copy went to the next hold or back to the shelf.
@@ -159,7 +168,8 @@ impl HoldService {
     pub async fn sweep(&self, now: DateTime<Utc>) -> Result<Sweep> {
         let now = now.trunc_subsecs(6);
         let mut conn = self.db.acquire().await?;
-        let (expired, mut books) = storage::holds::expire_ready(&mut conn, now, self.notify).await?;
+        let (expired, mut books) =
+            storage::holds::expire_ready(&mut conn, now, self.notify).await?;
         let (served, more) = storage::holds::serve_queues(&mut conn, now, self.notify).await?;
         books.extend(more);
         let due_soon = if self.notify {
@@ -216,7 +226,10 @@ fn rejection_error(rejection: HoldRejection, request: &HoldRequest) -> Error {
         ),
         HoldRejection::AlreadyOnHold => Error::conflict(
             error_code::ALREADY_ON_HOLD,
-            format!("member {} already has a hold on book {book}", request.member_id),
+            format!(
+                "member {} already has a hold on book {book}",
+                request.member_id
+            ),
         ),
         HoldRejection::AlreadyBorrowed => Error::conflict(
             error_code::ALREADY_BORROWED,

@@ -138,7 +138,10 @@ impl MemberDirectory {
             .ok_or_else(|| Error::Unauthorized("the member no longer exists".into()))?;
         if !auth::verify_password_blocking(current, hash).await? {
             tracing::info!("password change refused: wrong current password");
-            return Err(Error::invalid("current_password", "is not your current password"));
+            return Err(Error::invalid(
+                "current_password",
+                "is not your current password",
+            ));
         }
         let hash = auth::hash_password_blocking(new.expose().to_owned()).await?;
         members::set_password_hash(&mut self.db.acquire().await?, caller.member_id, &hash).await?;

@@ -38,10 +38,12 @@ pub struct Notifier {
 
 impl Notifier {
     pub fn new(db: Database, settings: &SmtpSettings) -> anyhow::Result<Self> {
-        let from: Mailbox = settings
-            .from
-            .parse()
-            .map_err(|e| anyhow::anyhow!("BIBLIO_SMTP_FROM={:?} is not an address: {e}", settings.from))?;
+        let from: Mailbox = settings.from.parse().map_err(|e| {
+            anyhow::anyhow!(
+                "BIBLIO_SMTP_FROM={:?} is not an address: {e}",
+                settings.from
+            )
+        })?;
         // Plain SMTP, as a relay inside the cluster or the local sink speaks; no TLS stack is
         // built in (a relay that needs TLS to the world does that part).
         let transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&settings.host)
@@ -106,7 +108,8 @@ impl Notifier {
             }
             Err(error) => {
                 let attempts = storage::notifications::attempts(&mut conn, id).await?;
-                let retry_at = Utc::now() + retry_delay(attempts, self.settings.poll, self.settings.retry_max);
+                let retry_at =
+                    Utc::now() + retry_delay(attempts, self.settings.poll, self.settings.retry_max);
                 storage::notifications::mark_failed(&mut conn, id, token, retry_at, &error).await?;
                 metrics::counter!("notifications_failed_total", "kind" => kind).increment(1);
                 tracing::warn!(notification_id = id, kind, attempts = attempts + 1, %retry_at, error, "notification not sent; it is tried again later");
@@ -119,16 +122,21 @@ impl Notifier {
         let email = outgoing.notice.email(&outgoing.name, &outgoing.address);
         let to = Mailbox::new(
             Some(email.to_name.clone()),
-            email
-                .to_address
-                .parse()
-                .map_err(|e| format!("the member's address {:?} is not valid: {e}", email.to_address))?,
+            email.to_address.parse().map_err(|e| {
+                format!(
+                    "the member's address {:?} is not valid: {e}",
+                    email.to_address
+                )
+            })?,
         );
         let message = Message::builder()
             .from(self.from.clone())
             .to(to)
             .subject(email.subject)
-            .message_id(Some(format!("<notification-{}@{}>", outgoing.id, self.domain)))
+            .message_id(Some(format!(
+                "<notification-{}@{}>",
+                outgoing.id, self.domain
+            )))
             .header(ContentType::TEXT_PLAIN)
             .body(email.body)
             .map_err(|e| format!("the email could not be built: {e}"))?;
@@ -154,7 +162,8 @@ impl Notifier {
                     last_purge = Some(now);
                     if let Ok(mut conn) = notifier.db.acquire().await {
                         let before = now - chrono::Duration::days(KEEP_SENT_DAYS);
-                        if let Err(e) = storage::notifications::purge_sent(&mut conn, before).await {
+                        if let Err(e) = storage::notifications::purge_sent(&mut conn, before).await
+                        {
                             tracing::warn!(error = %e, "old notifications could not be deleted");
                         }
                     }
@@ -188,8 +197,14 @@ mod tests {
     fn retries_back_off_up_to_the_cap() {
         let poll = Duration::from_millis(100);
         let max = Duration::from_secs(5);
-        assert_eq!(retry_delay(0, poll, max), chrono::Duration::milliseconds(100));
-        assert_eq!(retry_delay(3, poll, max), chrono::Duration::milliseconds(800));
+        assert_eq!(
+            retry_delay(0, poll, max),
+            chrono::Duration::milliseconds(100)
+        );
+        assert_eq!(
+            retry_delay(3, poll, max),
+            chrono::Duration::milliseconds(800)
+        );
         assert_eq!(retry_delay(10, poll, max), chrono::Duration::seconds(5));
         assert_eq!(retry_delay(1_000, poll, max), chrono::Duration::seconds(5));
     }

@@ -108,7 +108,9 @@ pub async fn place(
 #[derive(Debug, PartialEq, Eq)]
 pub enum CancelOutcome {
     /// Cancelled; a ready hold's copy went to these holds (or back to the shelf).
-    Cancelled { ready: Vec<ReadyHold> },
+    Cancelled {
+        ready: Vec<ReadyHold>,
+    },
     /// Already fulfilled, cancelled or expired.
     Closed,
     NotFound,
@@ -136,7 +138,7 @@ pub async fn cancel(
         let Some(book) = book else {
             return Ok(CancelOutcome::NotFound);
         };
-        lock_books(&mut *tx, &[BookId(book)]).await?;
+        lock_books(&mut tx, &[BookId(book)]).await?;
         let status: String = sqlx::query_scalar("SELECT status FROM holds WHERE id = ? FOR UPDATE")
             .bind(id.0)
             .fetch_one(&mut *tx)
@@ -144,9 +146,9 @@ pub async fn cancel(
         if !HoldStatus::parse(&status).is_some_and(HoldStatus::is_active) {
             return Ok(CancelOutcome::Closed);
         }
-        close(&mut *tx, &[id.0], HoldStatus::Cancelled, now).await?;
+        close(&mut tx, &[id.0], HoldStatus::Cancelled, now).await?;
         let ready = if status == HoldStatus::Ready.as_str() {
-            pass_on(&mut *tx, &[BookId(book)], now, notify).await?
+            pass_on(&mut tx, &[BookId(book)], now, notify).await?
         } else {
             Vec::new()
         };
@@ -158,7 +160,10 @@ pub async fn cancel(
 }
 
 /// Takes the row locks of `books` (in id order, as InnoDB takes them for an `IN` list).
-pub(super) async fn lock_books(tx: &mut MySqlConnection, books: &[BookId]) -> Result<(), sqlx::Error> {
+pub(super) async fn lock_books(
+    tx: &mut MySqlConnection,
+    books: &[BookId],
+) -> Result<(), sqlx::Error> {
     let sql = format!(
         "SELECT id FROM books WHERE id IN ({}) ORDER BY id FOR UPDATE",
         placeholders(books.len())
@@ -185,7 +190,9 @@ pub(super) async fn close(
         "UPDATE holds SET status = ?, active = NULL, closed_at = ? WHERE id IN ({})",
         placeholders(ids.len())
     );
-    let mut query = sqlx::query(AssertSqlSafe(sql)).bind(status.as_str()).bind(now);
+    let mut query = sqlx::query(AssertSqlSafe(sql))
+        .bind(status.as_str())
+        .bind(now);
     for id in ids {
         query = query.bind(id);
     }
@@ -322,7 +329,7 @@ pub async fn expire_ready(
         let mut books = Vec::new();
         for (id, book) in due {
             let mut tx = conn.mysql().begin().await?;
-            lock_books(&mut *tx, &[BookId(book)]).await?;
+            lock_books(&mut tx, &[BookId(book)]).await?;
             // The condition again, under the lock: the member may have just collected it.
             let closed = sqlx::query(
                 "UPDATE holds SET status = 'expired', active = NULL, closed_at = ? \
@@ -335,7 +342,7 @@ pub async fn expire_ready(
             .await?;
             let mut ready = 0;
             if closed.rows_affected() == 1 {
-                ready = pass_on(&mut *tx, &[BookId(book)], now, notify).await?.len() as u64;
+                ready = pass_on(&mut tx, &[BookId(book)], now, notify).await?.len() as u64;
                 expired += 1;
                 books.push(BookId(book));
             }
@@ -406,7 +413,7 @@ pub async fn serve_queues(
                 })
                 .collect();
             if !ready.is_empty() {
-                make_ready(&mut *tx, &ready, now, notify).await?;
+                make_ready(&mut tx, &ready, now, notify).await?;
                 sqlx::query(
                     "UPDATE books SET copies_available = copies_available - ?, updated_at = ? WHERE id = ?",
                 )
@@ -526,7 +533,10 @@ pub async fn list(
         .push_bind(filter.page.offset());
         super::traced(page.sql());
         let rows: Vec<HoldRow> = page.build_query_as().fetch_all(conn.mysql()).await?;
-        Ok((rows.into_iter().map(Hold::from).collect(), total.max(0) as u64))
+        Ok((
+            rows.into_iter().map(Hold::from).collect(),
+            total.max(0) as u64,
+        ))
     }
     .instrument(span)
     .await

@@ -12,12 +12,12 @@ use tracing::Instrument as _;
 use chrono::{DateTime, Utc};
 use sqlx::{Acquire, AssertSqlSafe, MySql, QueryBuilder, Row};
 
-use super::{Connection, placeholders};
-use crate::domain::{MAX_BOOKS_PER_MEMBER, MAX_RENEWALS};
 use super::holds::ReadyHold;
+use super::{Connection, placeholders};
 use crate::domain::hold::HoldStatus;
 use crate::domain::ids::{BookId, LoanId, MemberId};
 use crate::domain::loan::{Loan, LoanBook, LoanFilter, LoanStatus};
+use crate::domain::{MAX_BOOKS_PER_MEMBER, MAX_RENEWALS};
 
 /// Why a loan was not created. Nothing was written.
 #[derive(Debug, PartialEq, Eq)]
@@ -107,7 +107,7 @@ pub async fn create(
             }
         }
         let fulfilled: Vec<u64> = holds.iter().map(|(id, _, _)| *id).collect();
-        super::holds::close(&mut *tx, &fulfilled, HoldStatus::Fulfilled, now).await?;
+        super::holds::close(&mut tx, &fulfilled, HoldStatus::Fulfilled, now).await?;
 
         let loan = sqlx::query(
             "INSERT INTO loans (member_id, book_count, created_at, due_at) VALUES (?, ?, ?, ?)",
@@ -167,7 +167,9 @@ async fn diagnose_books(
 #[derive(Debug, PartialEq, Eq)]
 pub enum ReturnOutcome {
     /// Returned; these holds were given the copies that came back.
-    Returned { ready: Vec<ReadyHold> },
+    Returned {
+        ready: Vec<ReadyHold>,
+    },
     AlreadyReturned,
     NotFound,
 }
@@ -218,8 +220,8 @@ pub async fn mark_returned(
                 .into_iter()
                 .map(BookId)
                 .collect();
-        super::holds::lock_books(&mut *tx, &books).await?;
-        let ready = super::holds::pass_on(&mut *tx, &books, now, notify).await?;
+        super::holds::lock_books(&mut tx, &books).await?;
+        let ready = super::holds::pass_on(&mut tx, &books, now, notify).await?;
         sqlx::query(
             "UPDATE members m JOIN loans l ON l.member_id = m.id \
              SET m.books_on_loan = m.books_on_loan - l.book_count WHERE l.id = ?",
@@ -333,17 +335,18 @@ async fn with_items(
         .map(|r| {
             let books = items.remove(&r.id).unwrap_or_default();
             Loan {
-            id: LoanId(r.id),
-            member_id: MemberId(r.member_id),
-            member_name: r.member_name,
-            book_ids: books.iter().map(|b| b.id).collect(),
-            books,
-            renewals: r.renewals.max(0) as u32,
-            created_at: r.created_at,
-            due_at: r.due_at,
-            returned_at: r.returned_at,
-            status: LoanStatus::of(r.due_at, r.returned_at, now),
-        }})
+                id: LoanId(r.id),
+                member_id: MemberId(r.member_id),
+                member_name: r.member_name,
+                book_ids: books.iter().map(|b| b.id).collect(),
+                books,
+                renewals: r.renewals.max(0) as u32,
+                created_at: r.created_at,
+                due_at: r.due_at,
+                returned_at: r.returned_at,
+                status: LoanStatus::of(r.due_at, r.returned_at, now),
+            }
+        })
         .collect())
 }
 
@@ -426,7 +429,7 @@ pub async fn renew(
                 .into_iter()
                 .map(BookId)
                 .collect();
-        super::holds::lock_books(&mut *tx, &books).await?;
+        super::holds::lock_books(&mut tx, &books).await?;
         let sql = format!(
             "SELECT DISTINCT book_id FROM holds WHERE book_id IN ({}) AND status = 'waiting' ORDER BY book_id",
             placeholders(books.len())
@@ -459,7 +462,8 @@ pub async fn enqueue_due_soon(
     now: DateTime<Utc>,
     until: DateTime<Utc>,
 ) -> Result<u64, sqlx::Error> {
-    let span = db_span!(conn, name: "db INSERT notifications (due soon)", "INSERT", "notifications");
+    let span =
+        db_span!(conn, name: "db INSERT notifications (due soon)", "INSERT", "notifications");
     async move {
         let done = sqlx::query(super::traced(
             "INSERT IGNORE INTO notifications \

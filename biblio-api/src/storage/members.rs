@@ -163,13 +163,18 @@ pub async fn credentials(
 }
 
 /// The hash of member `id`'s password.
-pub async fn password_hash(conn: &mut Connection, id: MemberId) -> Result<Option<String>, sqlx::Error> {
+pub async fn password_hash(
+    conn: &mut Connection,
+    id: MemberId,
+) -> Result<Option<String>, sqlx::Error> {
     let span = db_span!(conn, "SELECT", "members", "password"; member_id = id.0);
     async move {
-        sqlx::query_scalar(super::traced("SELECT password_hash FROM members WHERE id = ?"))
-            .bind(id.0)
-            .fetch_optional(conn.mysql())
-            .await
+        sqlx::query_scalar(super::traced(
+            "SELECT password_hash FROM members WHERE id = ?",
+        ))
+        .bind(id.0)
+        .fetch_optional(conn.mysql())
+        .await
     }
     .instrument(span)
     .await
@@ -182,11 +187,13 @@ pub async fn set_password_hash(
 ) -> Result<(), sqlx::Error> {
     let span = db_span!(conn, "UPDATE", "members", "password"; member_id = id.0);
     async move {
-        sqlx::query(super::traced("UPDATE members SET password_hash = ? WHERE id = ?"))
-            .bind(hash)
-            .bind(id.0)
-            .execute(conn.mysql())
-            .await?;
+        sqlx::query(super::traced(
+            "UPDATE members SET password_hash = ? WHERE id = ?",
+        ))
+        .bind(hash)
+        .bind(id.0)
+        .execute(conn.mysql())
+        .await?;
         Ok(())
     }
     .instrument(span)
@@ -203,7 +210,10 @@ pub async fn list(
     let span = db_span!(conn, "SELECT", "members", "list");
     async move {
         let pattern = search.map(|s| {
-            let escaped = s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            let escaped = s
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
             format!("%{escaped}%")
         });
         let filter = if pattern.is_some() {
@@ -218,7 +228,11 @@ pub async fn list(
         }
         let total = count.fetch_one(conn.mysql()).await?;
         let page_sql = format!(
-            concat!("SELECT ", columns!(), " FROM members{} ORDER BY id LIMIT ? OFFSET ?"),
+            concat!(
+                "SELECT ",
+                columns!(),
+                " FROM members{} ORDER BY id LIMIT ? OFFSET ?"
+            ),
             filter
         );
         let mut rows = sqlx::query_as::<_, MemberRow>(sqlx::AssertSqlSafe(super::traced(page_sql)));

@@ -47,8 +47,8 @@ pub mod books;
 pub mod changes;
 pub mod holds;
 pub mod loans;
-pub mod notifications;
 pub mod members;
+pub mod notifications;
 pub mod reports;
 pub mod tokens;
 

@@ -70,15 +70,31 @@ pub struct Outgoing {
 pub async fn read(conn: &mut Connection, id: u64) -> Result<Option<Outgoing>, sqlx::Error> {
     let span = db_span!(conn, "SELECT", "notifications"; notification_id = id);
     async move {
-        let row: Option<(String, String, String, Option<u64>, Option<u64>, DateTime<Utc>)> =
-            sqlx::query_as(super::traced(
-                "SELECT n.kind, m.name, m.email, n.hold_id, n.loan_id, n.deadline \
-                 FROM notifications n JOIN members m ON m.id = n.member_id WHERE n.id = ?",
-            ))
-            .bind(id)
-            .fetch_optional(conn.mysql())
-            .await?;
-        let Some((kind, name, address, hold, loan, deadline)) = row else {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            kind: String,
+            name: String,
+            email: String,
+            hold_id: Option<u64>,
+            loan_id: Option<u64>,
+            deadline: DateTime<Utc>,
+        }
+        let row: Option<Row> = sqlx::query_as(super::traced(
+            "SELECT n.kind, m.name, m.email, n.hold_id, n.loan_id, n.deadline \
+             FROM notifications n JOIN members m ON m.id = n.member_id WHERE n.id = ?",
+        ))
+        .bind(id)
+        .fetch_optional(conn.mysql())
+        .await?;
+        let Some(Row {
+            kind,
+            name,
+            email: address,
+            hold_id: hold,
+            loan_id: loan,
+            deadline,
+        }) = row
+        else {
             return Ok(None);
         };
         let notice = match (kind.as_str(), hold, loan) {

@@ -508,14 +508,28 @@ async fn a_member_changes_their_password_only_with_the_current_one() {
 
     let cases = [
         (json!({}), vec!["current_password", "new_password"]),
-        (json!({"current_password": "wrong password", "new_password": "second password"}), vec!["current_password"]),
-        (json!({"current_password": "first password", "new_password": "short"}), vec!["new_password"]),
+        (
+            json!({"current_password": "wrong password", "new_password": "second password"}),
+            vec!["current_password"],
+        ),
+        (
+            json!({"current_password": "first password", "new_password": "short"}),
+            vec!["new_password"],
+        ),
     ];
     for (body, fields) in cases {
         let reply = app.post("/api/v1/auth/password", Some(&token), &body).await;
-        assert_eq!((reply.status, reply.fields()), (422, fields.iter().map(|f| (*f).to_owned()).collect()), "{body}");
+        assert_eq!(
+            (reply.status, reply.fields()),
+            (422, fields.iter().map(|f| (*f).to_owned()).collect()),
+            "{body}"
+        );
     }
-    assert_eq!(login("first password").await.status, 200, "unchanged after refusals");
+    assert_eq!(
+        login("first password").await.status,
+        200,
+        "unchanged after refusals"
+    );
 
     let changed = app
         .post(
@@ -528,7 +542,11 @@ async fn a_member_changes_their_password_only_with_the_current_one() {
     assert_eq!(login("first password").await.status, 401);
     assert_eq!(login("second password").await.status, 200);
     let anonymous = app
-        .post("/api/v1/auth/password", None, &json!({"current_password": "x", "new_password": "yyyyyyyy"}))
+        .post(
+            "/api/v1/auth/password",
+            None,
+            &json!({"current_password": "x", "new_password": "yyyyyyyy"}),
+        )
         .await;
     assert_eq!(anonymous.status, 401);
 }

@@ -30,19 +30,28 @@ impl TestApp {
 
     async fn give_back(&self, token: &str, loan: u64) {
         let reply = self
-            .post(&format!("/api/v1/loans/{loan}/return"), Some(token), &json!(null))
+            .post(
+                &format!("/api/v1/loans/{loan}/return"),
+                Some(token),
+                &json!(null),
+            )
             .await;
         assert_eq!(reply.status, 200, "return: {}", reply.body);
     }
 
     async fn hold_status(&self, token: &str, hold: u64) -> Value {
-        let reply = self.get(&format!("/api/v1/holds/{hold}"), Some(token)).await;
+        let reply = self
+            .get(&format!("/api/v1/holds/{hold}"), Some(token))
+            .await;
         assert_eq!(reply.status, 200, "{}", reply.body);
         reply.body
     }
 
     async fn count(&self, sql: &'static str) -> i64 {
-        sqlx::query_scalar(sql).fetch_one(&self.pool).await.expect("counts")
+        sqlx::query_scalar(sql)
+            .fetch_one(&self.pool)
+            .await
+            .expect("counts")
     }
 }
 
@@ -72,7 +81,9 @@ async fn holds_queue_first_come_first_served_and_the_returned_copy_waits_for_the
         second.body["id"].as_u64().expect("id"),
     );
 
-    let availability = app.get(&format!("/api/v1/books/{book}/availability"), None).await;
+    let availability = app
+        .get(&format!("/api/v1/books/{book}/availability"), None)
+        .await;
     assert_eq!(availability.status, 200, "{}", availability.body);
     assert_eq!(availability.body["copies_available"], 0);
     assert_eq!(availability.body["holds_waiting"], 2);
@@ -89,8 +100,16 @@ async fn holds_queue_first_come_first_served_and_the_returned_copy_waits_for_the
             && until <= chrono::Duration::days(3) + chrono::Duration::minutes(1),
         "ready for 3 days: {until}"
     );
-    assert_eq!(app.hold_status(&c, second).await["position"], 1, "c moves up");
-    assert_eq!(app.copies_available(book).await, 0, "the copy is set aside, not on the shelf");
+    assert_eq!(
+        app.hold_status(&c, second).await["position"],
+        1,
+        "c moves up"
+    );
+    assert_eq!(
+        app.copies_available(book).await,
+        0,
+        "the copy is set aside, not on the shelf"
+    );
 
     // Nobody else gets the set-aside copy; its holder does.
     for token in [&c, &d, &a] {
@@ -102,7 +121,8 @@ async fn holds_queue_first_come_first_served_and_the_returned_copy_waits_for_the
     assert_eq!(app.hold_status(&b, first).await["status"], "fulfilled");
     assert_eq!(app.copies_available(book).await, 0);
     assert_eq!(
-        app.count("SELECT COUNT(*) FROM loans WHERE returned_at IS NULL").await,
+        app.count("SELECT COUNT(*) FROM loans WHERE returned_at IS NULL")
+            .await,
         1
     );
 
@@ -111,7 +131,10 @@ async fn holds_queue_first_come_first_served_and_the_returned_copy_waits_for_the
     assert_eq!(mine.body["total"], 1, "{}", mine.body);
     assert_eq!(mine.body["items"][0]["id"], first);
     let queue = app
-        .get(&format!("/api/v1/holds?book_id={book}&status=active"), Some(&librarian))
+        .get(
+            &format!("/api/v1/holds?book_id={book}&status=active"),
+            Some(&librarian),
+        )
         .await;
     assert_eq!(queue.body["total"], 1, "{}", queue.body);
     assert_eq!(queue.body["items"][0]["id"], second);
@@ -135,19 +158,53 @@ async fn a_hold_is_refused_with_its_reason_and_nothing_is_stored() {
         (json!({"book_id": on_shelf}), &token, 409, "copy_available"),
         (json!({}), &token, 422, "validation_failed"),
         (json!({"book_id": 0}), &token, 422, "validation_failed"),
-        (json!({"book_id": 99_999_999}), &token, 422, "validation_failed"),
-        (json!({"book_id": out[0], "member_id": 99_999_999}), &librarian, 422, "validation_failed"),
-        (json!({"book_id": out[0], "member_id": other}), &token, 403, "forbidden"),
-        (json!({"book_id": out[0]}), &other_token, 409, "already_borrowed"),
-        (json!({"book_id": "seven"}), &token, 422, "validation_failed"),
+        (
+            json!({"book_id": 99_999_999}),
+            &token,
+            422,
+            "validation_failed",
+        ),
+        (
+            json!({"book_id": out[0], "member_id": 99_999_999}),
+            &librarian,
+            422,
+            "validation_failed",
+        ),
+        (
+            json!({"book_id": out[0], "member_id": other}),
+            &token,
+            403,
+            "forbidden",
+        ),
+        (
+            json!({"book_id": out[0]}),
+            &other_token,
+            409,
+            "already_borrowed",
+        ),
+        (
+            json!({"book_id": "seven"}),
+            &token,
+            422,
+            "validation_failed",
+        ),
     ];
     for (body, who, status, code) in cases {
         let reply = app.post("/api/v1/holds", Some(who), &body).await;
-        assert_eq!((reply.status, reply.code()), (status, code), "{body}: {}", reply.body);
+        assert_eq!(
+            (reply.status, reply.code()),
+            (status, code),
+            "{body}: {}",
+            reply.body
+        );
     }
     let missing = app.post("/api/v1/holds", Some(&token), &json!({})).await;
     assert_eq!(missing.fields(), ["book_id"]);
-    assert_eq!(app.count("SELECT COUNT(*) FROM holds").await, 0, "nothing stored");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM holds").await,
+        0,
+        "nothing stored"
+    );
 
     // Five holds, then the limit; a second hold on the same book is refused.
     for book in &out[..5] {
@@ -157,12 +214,24 @@ async fn a_hold_is_refused_with_its_reason_and_nothing_is_stored() {
     let twice = app.hold(&token, out[0]).await;
     assert_eq!((twice.status, twice.code()), (409, "already_on_hold"));
     let sixth = app.hold(&token, out[5]).await;
-    assert_eq!((sixth.status, sixth.code()), (409, "hold_limit"), "{}", sixth.body);
+    assert_eq!(
+        (sixth.status, sixth.code()),
+        (409, "hold_limit"),
+        "{}",
+        sixth.body
+    );
     // A librarian places one for a member (who is at the limit, so for the other member).
     let by_librarian = app
-        .post("/api/v1/holds", Some(&librarian), &json!({"book_id": out[6], "member_id": member}))
+        .post(
+            "/api/v1/holds",
+            Some(&librarian),
+            &json!({"book_id": out[6], "member_id": member}),
+        )
         .await;
-    assert_eq!((by_librarian.status, by_librarian.code()), (409, "hold_limit"));
+    assert_eq!(
+        (by_librarian.status, by_librarian.code()),
+        (409, "hold_limit")
+    );
     assert_eq!(app.count("SELECT COUNT(*) FROM holds").await, 5);
 
     // A member never sees someone else's hold.
@@ -171,9 +240,13 @@ async fn a_hold_is_refused_with_its_reason_and_nothing_is_stored() {
     let hold = app.get("/api/v1/holds", Some(&token)).await.body["items"][0]["id"]
         .as_u64()
         .expect("a hold");
-    let peek = app.get(&format!("/api/v1/holds/{hold}"), Some(&other_token)).await;
+    let peek = app
+        .get(&format!("/api/v1/holds/{hold}"), Some(&other_token))
+        .await;
     assert_eq!(peek.status, 404);
-    let cancel = app.delete(&format!("/api/v1/holds/{hold}"), Some(&other_token)).await;
+    let cancel = app
+        .delete(&format!("/api/v1/holds/{hold}"), Some(&other_token))
+        .await;
     assert_eq!(cancel.status, 404);
     let bad = app.get("/api/v1/holds?status=lost", Some(&token)).await;
     assert_eq!((bad.status, bad.fields()), (422, vec!["status".to_owned()]));
@@ -187,15 +260,23 @@ async fn a_set_aside_copy_goes_to_its_holder_whatever_100_others_do_on_two_repli
     let book = app.book(&librarian, "Wanted", 1).await;
     let (_, lender) = app.member().await;
     let (_, holder) = app.member().await;
-    let loan = app.borrow(&lender, book).await.body["id"].as_u64().expect("id");
-    let hold = app.hold(&holder, book).await.body["id"].as_u64().expect("hold");
+    let loan = app.borrow(&lender, book).await.body["id"]
+        .as_u64()
+        .expect("id");
+    let hold = app.hold(&holder, book).await.body["id"]
+        .as_u64()
+        .expect("hold");
     app.give_back(&lender, loan).await;
     assert_eq!(app.hold_status(&holder, hold).await["status"], "ready");
 
     let others = app.members(100).await;
     let client = reqwest::Client::new();
     let attempts = others.iter().enumerate().map(|(i, (_, token))| {
-        let base = if i % 2 == 0 { &app.address } else { &replica.address };
+        let base = if i % 2 == 0 {
+            &app.address
+        } else {
+            &replica.address
+        };
         client
             .post(format!("{base}/api/v1/loans"))
             .bearer_auth(token)
@@ -212,11 +293,15 @@ async fn a_set_aside_copy_goes_to_its_holder_whatever_100_others_do_on_two_repli
         .into_iter()
         .map(|r| r.expect("answers").status().as_u16())
         .collect();
-    assert!(statuses.iter().all(|s| *s == 409), "every other borrower is refused: {statuses:?}");
+    assert!(
+        statuses.iter().all(|s| *s == 409),
+        "every other borrower is refused: {statuses:?}"
+    );
     assert_eq!(mine.expect("answers").status().as_u16(), 201);
     assert_eq!(app.copies_available(book).await, 0);
     assert_eq!(
-        app.count("SELECT COUNT(*) FROM loans WHERE returned_at IS NULL").await,
+        app.count("SELECT COUNT(*) FROM loans WHERE returned_at IS NULL")
+            .await,
         1,
         "one copy, one open loan"
     );
@@ -232,13 +317,21 @@ async fn concurrent_holds_and_returns_never_hand_one_copy_to_two_members() {
     let lenders = app.members(3).await;
     let mut loans = Vec::new();
     for (_, token) in &lenders {
-        loans.push(app.borrow(token, book).await.body["id"].as_u64().expect("id"));
+        loans.push(
+            app.borrow(token, book).await.body["id"]
+                .as_u64()
+                .expect("id"),
+        );
     }
     let waiting = app.members(20).await;
     let client = reqwest::Client::new();
     // Twenty holds and three returns at once, over two replicas.
     let holds = waiting.iter().enumerate().map(|(i, (_, token))| {
-        let base = if i % 2 == 0 { &app.address } else { &replica.address };
+        let base = if i % 2 == 0 {
+            &app.address
+        } else {
+            &replica.address
+        };
         client
             .post(format!("{base}/api/v1/holds"))
             .bearer_auth(token)
@@ -260,14 +353,25 @@ async fn concurrent_holds_and_returns_never_hand_one_copy_to_two_members() {
         .filter(|r| r.as_ref().is_ok_and(|r| r.status().as_u16() == 201))
         .count() as i64;
     // Each returned copy is either on the shelf or set aside for exactly one hold.
-    let ready = app.count("SELECT COUNT(*) FROM holds WHERE status = 'ready'").await;
+    let ready = app
+        .count("SELECT COUNT(*) FROM holds WHERE status = 'ready'")
+        .await;
     let shelf = app.copies_available(book).await;
-    assert_eq!(ready + shelf, 3, "three copies: {ready} set aside, {shelf} on the shelf");
+    assert_eq!(
+        ready + shelf,
+        3,
+        "three copies: {ready} set aside, {shelf} on the shelf"
+    );
     assert!(ready <= placed);
     if placed > ready {
-        assert_eq!(shelf, 0, "a copy never sits on the shelf while a hold waits");
+        assert_eq!(
+            shelf, 0,
+            "a copy never sits on the shelf while a hold waits"
+        );
     }
-    let waiting_count = app.count("SELECT COUNT(*) FROM holds WHERE status = 'waiting'").await;
+    let waiting_count = app
+        .count("SELECT COUNT(*) FROM holds WHERE status = 'waiting'")
+        .await;
     assert_eq!(waiting_count, placed - ready);
 }
 
@@ -285,7 +389,10 @@ async fn an_uncollected_hold_expires_and_its_copy_passes_to_the_next_then_to_the
 
     // The clock the test controls: the sweep is told what time it is.
     let holds = &app.state.holds;
-    let early = holds.sweep(Utc::now() + chrono::Duration::days(2)).await.expect("sweeps");
+    let early = holds
+        .sweep(Utc::now() + chrono::Duration::days(2))
+        .await
+        .expect("sweeps");
     assert_eq!(early.expired, 0, "still within its 3 days");
     assert_eq!(app.hold_status(&b, hold_b).await["status"], "ready");
 
@@ -294,7 +401,10 @@ async fn an_uncollected_hold_expires_and_its_copy_passes_to_the_next_then_to_the
     assert_eq!(swept.expired, 1);
     assert_eq!(app.hold_status(&b, hold_b).await["status"], "expired");
     let next = app.hold_status(&c, hold_c).await;
-    assert_eq!(next["status"], "ready", "the copy passes to the next in the queue");
+    assert_eq!(
+        next["status"], "ready",
+        "the copy passes to the next in the queue"
+    );
     assert!(time(&next["ready_until"]) > later + chrono::Duration::days(2));
     assert_eq!(app.copies_available(book).await, 0);
     let late = app.borrow(&b, book).await;
@@ -303,8 +413,16 @@ async fn an_uncollected_hold_expires_and_its_copy_passes_to_the_next_then_to_the
     let much_later = later + chrono::Duration::days(4);
     assert_eq!(holds.sweep(much_later).await.expect("sweeps").expired, 1);
     assert_eq!(app.hold_status(&c, hold_c).await["status"], "expired");
-    assert_eq!(app.copies_available(book).await, 1, "nobody waits: back on the shelf");
-    assert_eq!(holds.sweep(much_later).await.expect("sweeps").expired, 0, "once only");
+    assert_eq!(
+        app.copies_available(book).await,
+        1,
+        "nobody waits: back on the shelf"
+    );
+    assert_eq!(
+        holds.sweep(much_later).await.expect("sweeps").expired,
+        0,
+        "once only"
+    );
     assert_eq!(app.borrow(&b, book).await.status, 201);
 }
 
@@ -330,13 +448,19 @@ async fn cancelling_a_hold_moves_the_queue_and_a_ready_copy_to_the_next() {
     app.give_back(&a, loan).await;
     assert_eq!(app.hold_status(&b, hb).await["status"], "ready");
     // A librarian cancels the ready hold: the copy goes to d.
-    let by_librarian = app.delete(&format!("/api/v1/holds/{hb}"), Some(&librarian)).await;
+    let by_librarian = app
+        .delete(&format!("/api/v1/holds/{hb}"), Some(&librarian))
+        .await;
     assert_eq!(by_librarian.status, 200, "{}", by_librarian.body);
     assert_eq!(app.hold_status(&d, hd).await["status"], "ready");
     assert_eq!(app.copies_available(book).await, 0);
     let dropped = app.delete(&format!("/api/v1/holds/{hd}"), Some(&d)).await;
     assert_eq!(dropped.status, 200);
-    assert_eq!(app.copies_available(book).await, 1, "nobody left: back on the shelf");
+    assert_eq!(
+        app.copies_available(book).await,
+        1,
+        "nobody left: back on the shelf"
+    );
 }
 
 #[tokio::test]
@@ -347,12 +471,18 @@ async fn a_loan_renews_twice_at_most_and_never_while_someone_waits() {
     let other_book = app.book(&librarian, "Popular", 1).await;
     let (_, token) = app.member().await;
     let (_, stranger) = app.member().await;
-    let loan = app.borrow(&token, book).await.body["id"].as_u64().expect("id");
+    let loan = app.borrow(&token, book).await.body["id"]
+        .as_u64()
+        .expect("id");
     let renew = |loan: u64, who: String| {
         let app = &app;
         async move {
-            app.post(&format!("/api/v1/loans/{loan}/renew"), Some(&who), &json!(null))
-                .await
+            app.post(
+                &format!("/api/v1/loans/{loan}/renew"),
+                Some(&who),
+                &json!(null),
+            )
+            .await
         }
     };
     let refused = renew(loan, stranger.clone()).await;
@@ -370,14 +500,29 @@ async fn a_loan_renews_twice_at_most_and_never_while_someone_waits() {
     );
     assert_eq!(renew(loan, librarian.clone()).await.body["renewals"], 2);
     let third = renew(loan, token.clone()).await;
-    assert_eq!((third.status, third.code()), (409, "renewal_limit"), "{}", third.body);
+    assert_eq!(
+        (third.status, third.code()),
+        (409, "renewal_limit"),
+        "{}",
+        third.body
+    );
 
     // Someone waits for a book of the loan: no renewal.
-    let wanted = app.borrow(&token, other_book).await.body["id"].as_u64().expect("id");
+    let wanted = app.borrow(&token, other_book).await.body["id"]
+        .as_u64()
+        .expect("id");
     assert_eq!(app.hold(&stranger, other_book).await.status, 201);
     let blocked = renew(wanted, token.clone()).await;
-    assert_eq!((blocked.status, blocked.code()), (409, "hold_waiting"), "{}", blocked.body);
-    assert_eq!(blocked.body["error"]["details"]["book_ids"], json!([other_book]));
+    assert_eq!(
+        (blocked.status, blocked.code()),
+        (409, "hold_waiting"),
+        "{}",
+        blocked.body
+    );
+    assert_eq!(
+        blocked.body["error"]["details"]["book_ids"],
+        json!([other_book])
+    );
     let renewals: i32 = sqlx::query_scalar("SELECT renewals FROM loans WHERE id = ?")
         .bind(wanted)
         .fetch_one(&app.pool)
@@ -387,7 +532,10 @@ async fn a_loan_renews_twice_at_most_and_never_while_someone_waits() {
 
     app.give_back(&token, loan).await;
     let returned = renew(loan, token.clone()).await;
-    assert_eq!((returned.status, returned.code()), (409, "already_returned"));
+    assert_eq!(
+        (returned.status, returned.code()),
+        (409, "already_returned")
+    );
 }
 
 #[tokio::test]
@@ -397,14 +545,25 @@ async fn loans_list_titles_and_names_and_members_see_their_limits() {
     let (member, token) = app.member().await;
     let book = app.book(&librarian, "Named book", 2).await;
     let loan = app.borrow(&token, book).await;
-    assert_eq!(loan.body["books"], json!([{"id": book, "title": "Named book"}]));
+    assert_eq!(
+        loan.body["books"],
+        json!([{"id": book, "title": "Named book"}])
+    );
     assert_eq!(loan.body["member_name"], "Test Member");
     assert_eq!(loan.body["renewals"], 0);
-    let listed = app.get("/api/v1/loans?status=active", Some(&librarian)).await;
+    let listed = app
+        .get("/api/v1/loans?status=active", Some(&librarian))
+        .await;
     assert_eq!(listed.body["items"][0]["books"][0]["title"], "Named book");
-    let me = app.get(&format!("/api/v1/members/{member}"), Some(&token)).await;
+    let me = app
+        .get(&format!("/api/v1/members/{member}"), Some(&token))
+        .await;
     assert_eq!(
-        (&me.body["books_on_loan"], &me.body["loan_limit"], &me.body["hold_limit"]),
+        (
+            &me.body["books_on_loan"],
+            &me.body["loan_limit"],
+            &me.body["hold_limit"]
+        ),
         (&json!(1), &json!(10), &json!(5))
     );
 }
@@ -428,7 +587,9 @@ async fn ready_hold(app: &TestApp, librarian: &str, title: &str) -> (String, u64
         .fetch_one(&app.pool)
         .await
         .expect("member");
-    let loan = app.borrow(&lender, book).await.body["id"].as_u64().expect("id");
+    let loan = app.borrow(&lender, book).await.body["id"]
+        .as_u64()
+        .expect("id");
     assert_eq!(app.hold(&holder, book).await.status, 201);
     app.give_back(&lender, loan).await;
     (email, book)
@@ -443,26 +604,36 @@ async fn a_ready_hold_sends_one_email_even_when_the_smtp_server_is_down_for_a_wh
     let (email, _) = ready_hold(&app, &librarian, "Dune").await;
     let mails = smtp.wait_for(1, Duration::from_secs(10)).await;
     assert_eq!(mails.len(), 1, "one email");
-    assert_eq!(mails[0].to, [email.clone()]);
+    assert_eq!(mails[0].to, std::slice::from_ref(&email));
     assert_eq!(
         mails[0].header("Subject").as_deref(),
         Some("Your reserved book is ready: Dune")
     );
-    assert!(mails[0].body().contains("\"Dune\" is waiting for you"), "{}", mails[0].body());
+    assert!(
+        mails[0].body().contains("\"Dune\" is waiting for you"),
+        "{}",
+        mails[0].body()
+    );
 
     // The server goes down; the event still commits, the email waits in the outbox.
     smtp.set_down(true);
     let (email, _) = ready_hold(&app, &librarian, "Solaris").await;
     let start = std::time::Instant::now();
     while smtp.refused() < 2 {
-        assert!(start.elapsed() < Duration::from_secs(10), "the sender keeps trying");
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the sender keeps trying"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(smtp.mails().len(), 1, "nothing got through while down");
     let pending = app
         .count("SELECT COUNT(*) FROM notifications WHERE sent_at IS NULL AND attempts >= 1")
         .await;
-    assert_eq!(pending, 1, "the email waits, with its failed attempts counted");
+    assert_eq!(
+        pending, 1,
+        "the email waits, with its failed attempts counted"
+    );
     smtp.set_down(false);
     let mails = smtp.wait_for(2, Duration::from_secs(10)).await;
     assert_eq!(mails.len(), 2);
@@ -470,7 +641,8 @@ async fn a_ready_hold_sends_one_email_even_when_the_smtp_server_is_down_for_a_wh
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(smtp.mails().len(), 2, "sent once, not once per attempt");
     assert_eq!(
-        app.count("SELECT COUNT(*) FROM notifications WHERE sent_at IS NULL").await,
+        app.count("SELECT COUNT(*) FROM notifications WHERE sent_at IS NULL")
+            .await,
         0
     );
 }
@@ -494,7 +666,10 @@ async fn two_replicas_send_each_email_once_and_due_soon_reminders_once_per_due_d
     let mails_after = smtp.mails();
     assert_eq!(mails.len(), 10);
     assert_eq!(mails_after.len(), 10, "two senders, each email once");
-    let mut ids: Vec<_> = mails_after.iter().filter_map(|m| m.header("Message-ID")).collect();
+    let mut ids: Vec<_> = mails_after
+        .iter()
+        .filter_map(|m| m.header("Message-ID"))
+        .collect();
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), 10, "ten distinct Message-IDs");
@@ -502,7 +677,9 @@ async fn two_replicas_send_each_email_once_and_due_soon_reminders_once_per_due_d
     // A loan due in a day: one reminder, however many sweeps on however many replicas.
     let (_, token) = app.member().await;
     let book = app.book(&librarian, "Due soon", 1).await;
-    let loan = app.borrow(&token, book).await.body["id"].as_u64().expect("id");
+    let loan = app.borrow(&token, book).await.body["id"]
+        .as_u64()
+        .expect("id");
     sqlx::query("UPDATE loans SET due_at = ? WHERE id = ?")
         .bind(Utc::now() + chrono::Duration::days(1))
         .bind(loan)
@@ -510,13 +687,18 @@ async fn two_replicas_send_each_email_once_and_due_soon_reminders_once_per_due_d
         .await
         .expect("due tomorrow");
     let sweeps = join_all((0..4).map(|_| app.state.holds.sweep(Utc::now()))).await;
-    let written: u64 = sweeps.into_iter().map(|s| s.expect("sweeps").due_soon).sum();
+    let written: u64 = sweeps
+        .into_iter()
+        .map(|s| s.expect("sweeps").due_soon)
+        .sum();
     assert_eq!(written, 1, "one reminder written");
     let mails = smtp.wait_for(11, Duration::from_secs(10)).await;
     assert_eq!(mails.len(), 11);
     let reminder = &mails[10];
     assert!(
-        reminder.header("Subject").is_some_and(|s| s.ends_with(": Due soon")),
+        reminder
+            .header("Subject")
+            .is_some_and(|s| s.ends_with(": Due soon")),
         "{:?}",
         reminder.header("Subject")
     );
@@ -527,8 +709,24 @@ async fn two_replicas_send_each_email_once_and_due_soon_reminders_once_per_due_d
         .execute(&app.pool)
         .await
         .expect("moved");
-    assert_eq!(app.state.holds.sweep(Utc::now()).await.expect("sweeps").due_soon, 1);
-    assert_eq!(app.state.holds.sweep(Utc::now()).await.expect("sweeps").due_soon, 0);
+    assert_eq!(
+        app.state
+            .holds
+            .sweep(Utc::now())
+            .await
+            .expect("sweeps")
+            .due_soon,
+        1
+    );
+    assert_eq!(
+        app.state
+            .holds
+            .sweep(Utc::now())
+            .await
+            .expect("sweeps")
+            .due_soon,
+        0
+    );
 }
 
 #[tokio::test]

@@ -119,17 +119,28 @@ async fn a_librarian_finds_members_by_part_of_a_name_or_email_in_any_case() {
     let by_name = app.get("/api/v1/members?q=LOVE", Some(&librarian)).await;
     assert_eq!(names(&by_name), ["Ada Lovelace"]);
     assert_eq!(by_name.body["total"], 1);
-    let by_email = app.get("/api/v1/members?q=engine.test", Some(&librarian)).await;
+    let by_email = app
+        .get("/api/v1/members?q=engine.test", Some(&librarian))
+        .await;
     assert_eq!(names(&by_email), ["Ada Lovelace", "Charles Babbage"]);
     // Wildcards are searched for as text.
     let literal = app.get("/api/v1/members?q=%25", Some(&librarian)).await;
     assert_eq!(names(&literal), ["Percent 100%"]);
     let none = app.get("/api/v1/members?q=nobody", Some(&librarian)).await;
-    assert_eq!((none.body["total"].clone(), names(&none).len()), (json!(0), 0));
+    assert_eq!(
+        (none.body["total"].clone(), names(&none).len()),
+        (json!(0), 0)
+    );
     let long = app
-        .get(&format!("/api/v1/members?q={}", "a".repeat(101)), Some(&librarian))
+        .get(
+            &format!("/api/v1/members?q={}", "a".repeat(101)),
+            Some(&librarian),
+        )
         .await;
     assert_eq!((long.status, long.fields()), (422, vec!["q".to_owned()]));
     let (_, member) = app.member().await;
-    assert_eq!(app.get("/api/v1/members?q=ada", Some(&member)).await.status, 403);
+    assert_eq!(
+        app.get("/api/v1/members?q=ada", Some(&member)).await.status,
+        403
+    );
 }

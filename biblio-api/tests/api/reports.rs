@@ -107,7 +107,11 @@ async fn the_popular_report_counts_only_the_last_30_days_of_loans() {
             .expect("backdated");
     }
     let loan = app
-        .post("/api/v1/loans", Some(&token), &json!({"book_ids": [recent]}))
+        .post(
+            "/api/v1/loans",
+            Some(&token),
+            &json!({"book_ids": [recent]}),
+        )
         .await;
     assert_eq!(loan.status, 201);
     let popular = app.get("/api/v1/reports/popular", None).await;
@@ -117,5 +121,8 @@ async fn the_popular_report_counts_only_the_last_30_days_of_loans() {
         json!([{"book_id": recent, "title": "Recent favourite", "loans": 1}])
     );
     let all_time = app.get("/api/v1/reports/top-books", None).await;
-    assert_eq!(all_time.body["items"][0]["book_id"], old, "all time: the old favourite");
+    assert_eq!(
+        all_time.body["items"][0]["book_id"], old,
+        "all time: the old favourite"
+    );
 }

@@ -14,7 +14,8 @@
 //! - SIGTERM one API replica under siege and a stream of loans through nginx: zero failed
 //!   requests, the replica exits 0, and every loan acknowledged is in the database;
 //! - every security header appears once through nginx, the services' own policies unchanged;
-//! - every dashboard panel that reads app or nginx metrics returns data from Prometheus.
+//! - every dashboard panel that reads app or nginx metrics returns data from Prometheus;
+//! - a returned copy of a reserved book sends the holder one email, in the sink.
 //!
 //! Each prints its figures (time to alert, failed requests) and `ok` or `FAILED`.
 //!
@@ -27,12 +28,14 @@
 //! - [`sigterm`]: a replica stopped with SIGTERM under siege and writes;
 //! - [`headers`]: the security headers through nginx;
 //! - [`load_smoke`]: a short `cargo xtask load lab` against the test stack;
-//! - [`dashboards`]: every dashboard panel has data.
+//! - [`dashboards`]: every dashboard panel has data;
+//! - [`circulation`]: a hold-ready email reaches the sink through the API's outbox.
 //!
 //! The scenarios are methods of [`E2e`], one `impl` block per file; they import the harness,
 //! never this file or each other.
 
 mod alerts;
+mod circulation;
 mod dashboards;
 mod datastores;
 mod harness;
@@ -90,7 +93,7 @@ pub fn run() -> anyhow::Result<(u64, u64)> {
             .timeout(Duration::from_secs(10))
             .build()?,
     };
-    let tests: [(&str, Test); 10] = [
+    let tests: [(&str, Test); 11] = [
         ("InstanceDown reaches the sink and resolves", |e| {
             Box::pin(e.instance_down_alert())
         }),
@@ -114,6 +117,10 @@ pub fn run() -> anyhow::Result<(u64, u64)> {
         (
             "the lab load scenario runs through nginx and its report is written",
             |e| Box::pin(e.load_smoke()),
+        ),
+        (
+            "a returned copy of a reserved book emails its holder through the sink",
+            |e| Box::pin(e.hold_ready_email()),
         ),
         (
             "every dashboard panel on app, nginx, MySQL and Redis metrics has data",

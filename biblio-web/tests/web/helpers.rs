@@ -40,7 +40,16 @@ pub struct Stack {
 
 /// The API's settings for a test database.
 pub fn api_settings(db: &TestDatabase) -> biblio_api::config::Settings {
-    let env: HashMap<String, String> = [
+    api_settings_with(db, &[])
+}
+
+/// The API's settings for a test database, with `extra` variables on top (an SMTP sink, a
+/// faster report refresh).
+pub fn api_settings_with(
+    db: &TestDatabase,
+    extra: &[(&str, &str)],
+) -> biblio_api::config::Settings {
+    let mut env: HashMap<String, String> = [
         ("BIBLIO_DATABASE_URL", db.url()),
         ("BIBLIO_BIND", "127.0.0.1:0".to_owned()),
         ("BIBLIO_TOKEN_SECRET", TOKEN_SECRET.to_owned()),
@@ -52,6 +61,9 @@ pub fn api_settings(db: &TestDatabase) -> biblio_api::config::Settings {
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
+    for (k, v) in extra {
+        env.insert((*k).to_owned(), (*v).to_owned());
+    }
     biblio_api::config::Settings::from_source(&env).expect("test API settings are valid")
 }
 
@@ -96,8 +108,13 @@ pub async fn spawn_web_for(api_url: &str, extra: &[(&str, &str)]) -> LoneWeb {
 }
 
 pub async fn spawn_stack() -> Stack {
+    spawn_stack_with(&[]).await
+}
+
+/// A stack whose API has `api_extra` variables on top of the test settings.
+pub async fn spawn_stack_with(api_extra: &[(&str, &str)]) -> Stack {
     let db = TestDatabase::new();
-    let api = biblio_api::startup::Application::build(&api_settings(&db))
+    let api = biblio_api::startup::Application::build(&api_settings_with(&db, api_extra))
         .await
         .expect("the API builds on a fresh database");
     let api_url = format!("http://{}", api.local_addr().expect("bound"));
@@ -209,6 +226,16 @@ impl Stack {
         visitor
     }
 
+    /// Makes every open loan of `member` overdue by `days`.
+    pub async fn make_overdue(&self, member: u64, days: i64) {
+        sqlx::query("UPDATE loans SET due_at = NOW() - INTERVAL ? DAY WHERE member_id = ? AND returned_at IS NULL")
+            .bind(days)
+            .bind(member)
+            .execute(&self.pool)
+            .await
+            .expect("arranged");
+    }
+
     pub async fn copies_available(&self, book: u64) -> i32 {
         sqlx::query_scalar::<_, i32>("SELECT copies_available FROM books WHERE id = ?")
             .bind(book)
@@ -288,6 +315,21 @@ impl Page {
     pub fn count(&self, needle: &str) -> usize {
         self.body.matches(needle).count()
     }
+}
+
+/// The number right after the first `marker` on `page` (an id in an action or a row id).
+pub fn number_after(page: &Page, marker: &str) -> u64 {
+    let start = page
+        .body
+        .find(marker)
+        .unwrap_or_else(|| panic!("no {marker:?} on the page:\n{}", page.body))
+        + marker.len();
+    page.body[start..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect::<String>()
+        .parse()
+        .expect("a number")
 }
 
 /// Text of an attribute as askama escapes it, read back.
@@ -382,6 +424,26 @@ impl Visitor {
         let mut form = vec![("csrf_token", csrf.as_str())];
         form.extend_from_slice(fields);
         self.post(action, &form).await
+    }
+
+    /// Borrows book `book` from its page (Borrow button).
+    pub async fn borrow(&self, book: u64) -> Page {
+        self.submit(
+            &format!("/books/{book}"),
+            &format!("/books/{book}/borrow"),
+            &[],
+        )
+        .await
+    }
+
+    /// Reserves book `book` from its page (Reserve button).
+    pub async fn reserve(&self, book: u64) -> Page {
+        self.submit(
+            &format!("/books/{book}"),
+            &format!("/books/{book}/reserve"),
+            &[],
+        )
+        .await
     }
 
     pub async fn log_in(&self, email: &str, password: &str) -> Page {

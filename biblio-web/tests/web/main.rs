@@ -4,6 +4,7 @@
 mod auth;
 mod browser;
 mod catalogue;
+mod circulation;
 mod helpers;
 mod injection;
 mod librarian;

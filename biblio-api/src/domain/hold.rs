@@ -208,7 +208,7 @@ impl HoldFilter {
 
 /// How a book stands for someone who cannot borrow it now: what the Reserve button shows.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
-pub struct Availability {
+pub struct BookAvailability {
     pub book_id: BookId,
     pub copies_total: i32,
     pub copies_available: i32,

@@ -57,12 +57,12 @@ async fn get_book(
 /// Copies on the shelf, holds waiting and the earliest due date of the copies out: what a
 /// reader deciding whether to reserve wants to know. Read from MySQL, never cached.
 #[utoipa::path(get, path = "/api/v1/books/{id}/availability", tag = "books", params(("id" = u64, Path, minimum = 1)),
-    responses((status = 200, body = crate::domain::hold::Availability), (status = 404)))]
+    responses((status = 200, body = crate::domain::hold::BookAvailability), (status = 404)))]
 #[tracing::instrument(level = "debug", skip_all, fields(book_id = id))]
 async fn book_availability(
     State(state): State<AppState>,
     IdPath(id): IdPath,
-) -> Result<Json<crate::domain::hold::Availability>, Error> {
+) -> Result<Json<crate::domain::hold::BookAvailability>, Error> {
     Ok(Json(state.holds.availability(BookId(id)).await?))
 }
 

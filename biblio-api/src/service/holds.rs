@@ -10,7 +10,7 @@ use common::error_code;
 
 use crate::cache::books::BookCache;
 use crate::domain::hold::{
-    Availability, Hold, HoldFilter, HoldInput, HoldListParams, HoldRequest, MAX_ACTIVE_HOLDS,
+    BookAvailability, Hold, HoldFilter, HoldInput, HoldListParams, HoldRequest, MAX_ACTIVE_HOLDS,
 };
 use crate::domain::ids::{BookId, HoldId};
 use crate::domain::member::Caller;
@@ -148,12 +148,12 @@ impl HoldService {
 
     /// Copies, the queue and the next due date of one book (public: what a reader deciding to
     /// reserve wants to know).
-    pub async fn availability(&self, book: BookId) -> Result<Availability> {
+    pub async fn availability(&self, book: BookId) -> Result<BookAvailability> {
         let row = storage::holds::availability(&mut self.db.acquire().await?, book)
             .await?
             .ok_or_else(|| Error::NotFound(format!("book {book} does not exist")))?;
         let (copies_total, copies_available, waiting, next_due_at) = row;
-        Ok(Availability {
+        Ok(BookAvailability {
             book_id: book,
             copies_total,
             copies_available,

@@ -130,7 +130,9 @@ async fn session(stream: TcpStream, state: Arc<State>) -> std::io::Result<()> {
             .await?;
         return Ok(());
     }
-    write.write_all(b"220 sink.test ESMTP test sink\r\n").await?;
+    write
+        .write_all(b"220 sink.test ESMTP test sink\r\n")
+        .await?;
     let mut from = String::new();
     let mut to = Vec::new();
     let mut line = String::new();
@@ -142,7 +144,9 @@ async fn session(stream: TcpStream, state: Arc<State>) -> std::io::Result<()> {
         let command = line.trim_end().to_owned();
         let upper = command.to_ascii_uppercase();
         if upper.starts_with("EHLO") {
-            write.write_all(b"250-sink.test\r\n250 8BITMIME\r\n").await?;
+            write
+                .write_all(b"250-sink.test\r\n250 8BITMIME\r\n")
+                .await?;
         } else if upper.starts_with("HELO") || upper.starts_with("NOOP") {
             write.write_all(b"250 OK\r\n").await?;
         } else if upper.starts_with("RSET") {
@@ -156,7 +160,9 @@ async fn session(stream: TcpStream, state: Arc<State>) -> std::io::Result<()> {
             to.push(address(&command["RCPT TO:".len()..]));
             write.write_all(b"250 OK\r\n").await?;
         } else if upper == "DATA" {
-            write.write_all(b"354 End data with <CR><LF>.<CR><LF>\r\n").await?;
+            write
+                .write_all(b"354 End data with <CR><LF>.<CR><LF>\r\n")
+                .await?;
             let mut data = String::new();
             loop {
                 line.clear();
@@ -166,7 +172,11 @@ async fn session(stream: TcpStream, state: Arc<State>) -> std::io::Result<()> {
                 if line == ".\r\n" || line == ".\n" {
                     break;
                 }
-                data.push_str(line.strip_prefix('.').filter(|_| line.starts_with("..")).unwrap_or(&line));
+                data.push_str(
+                    line.strip_prefix('.')
+                        .filter(|_| line.starts_with(".."))
+                        .unwrap_or(&line),
+                );
             }
             state.mails.lock().expect("not poisoned").push(Mail {
                 from: std::mem::take(&mut from),

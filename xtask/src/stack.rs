@@ -301,7 +301,10 @@ impl Stack {
                 // Librarians may inject errors and latency (docs/RUNBOOK.md): for alerts and demos.
                 ("BIBLIO_FAULT_INJECTION", "on".into()),
                 // Members' emails (hold ready, due soon) land in the local sink (GET /emails).
-                ("BIBLIO_SMTP_URL", format!("smtp://127.0.0.1:{}", p.sink_smtp)),
+                (
+                    "BIBLIO_SMTP_URL",
+                    format!("smtp://127.0.0.1:{}", p.sink_smtp),
+                ),
                 ("OTEL_SERVICE_NAME", "biblio-api".into()),
                 (
                     "OTEL_RESOURCE_ATTRIBUTES",

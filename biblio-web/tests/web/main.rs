@@ -5,6 +5,7 @@ mod auth;
 mod browser;
 mod catalogue;
 mod circulation;
+mod desk;
 mod helpers;
 mod injection;
 mod librarian;

@@ -230,17 +230,6 @@ pub struct TopMember {
     pub books_borrowed: i64,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-pub struct OverdueLoan {
-    pub loan_id: u64,
-    pub member_id: u64,
-    pub member_name: String,
-    pub member_email: String,
-    pub book_ids: Vec<u64>,
-    pub due_at: DateTime<Utc>,
-    pub days_overdue: i64,
-}
-
 /// A catalogue search as the web passes it on.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BookQuery {
@@ -589,20 +578,6 @@ impl Api {
                 Some("/api/v1/reports/top-members"),
                 "/api/v1/reports/top-members",
             )
-            .query("limit", limit.to_string());
-        decode(call.send().await?)
-    }
-
-    #[tracing::instrument(skip_all)]
-    pub async fn overdue(&self, token: &str, limit: u32) -> Result<Report<OverdueLoan>, ApiError> {
-        let call = self
-            .http
-            .request(
-                Method::GET,
-                Some("/api/v1/reports/overdue"),
-                "/api/v1/reports/overdue",
-            )
-            .bearer(token)
             .query("limit", limit.to_string());
         decode(call.send().await?)
     }

@@ -160,8 +160,13 @@ impl From<ApiError> for WebError {
         match e {
             ApiError::Unavailable(_) | ApiError::TooManyAttempts(_) => Self::Unavailable(e.into()),
             ApiError::Unauthorized(_) => Self::SessionExpired,
-            ApiError::Forbidden(d) => Self::Forbidden(d.message),
-            ApiError::NotFound(d) => Self::NotFound(capitalise(&d.message)),
+            ApiError::Forbidden(_) => {
+                Self::Forbidden("Your account is not allowed to do that.".into())
+            }
+            ApiError::NotFound(_) => Self::NotFound(
+                "There is nothing here: it may have been removed, or the address is mistyped."
+                    .into(),
+            ),
             // The API's wording names its parameters: the page says it in its own words.
             ApiError::Invalid { .. } => Self::BadRequest(
                 "Some of what was sent could not be used. Go back, check it and try again.".into(),

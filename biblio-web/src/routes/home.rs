@@ -3,10 +3,14 @@
 //! member a summary: loans due soon or overdue, reservations ready to collect.
 //!
 //! Every call is optional: with the API down the page still shows its search box.
+//!
+//! `/errors/too-long` is the page for an address too long to serve (a search of thousands of
+//! characters), for the front proxy to show instead of its own bare 414 page.
 
 use askama::Template;
 use axum::Router;
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::Html;
 use axum::routing::get;
 use chrono::Utc;
@@ -22,7 +26,27 @@ use crate::views::{Layout, day, render};
 const SHOWN: usize = 6;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/", get(home))
+    Router::new()
+        .route("/", get(home))
+        .route("/errors/too-long", get(too_long))
+}
+
+#[derive(Template)]
+#[template(path = "too_long.html")]
+struct TooLongView {
+    layout: Layout,
+}
+
+/// The page for an address too long to serve (nginx's 414, when it sends the visitor here with
+/// `error_page 414`): the web's own words and a fresh search box, not a bare server page.
+#[tracing::instrument(level = "debug", skip_all)]
+async fn too_long(session: Session) -> Result<(StatusCode, Html<String>)> {
+    Ok((
+        StatusCode::URI_TOO_LONG,
+        render(&TooLongView {
+            layout: Layout::new(&session, "Search too long"),
+        })?,
+    ))
 }
 
 #[derive(Template)]

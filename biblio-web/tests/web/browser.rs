@@ -396,7 +396,7 @@ async fn the_circulation_walk_reserve_collect_renew_and_the_librarians_desk_in_c
         )
         .await;
     let desk_copy = stack.book("Desk Copy", "Front Desk", "Reference", 1).await;
-    let (a_id, a_email) = stack.member("Shevek Anarres").await;
+    let (_, a_email) = stack.member("Shevek Anarres").await;
     let (takver, takver_id) = stack.member_visitor("Takver Urras").await;
     assert_eq!(takver.borrow(wanted).await.location(), Some("/loans"));
     // 22 overdue loans over three members, for the librarian to page through.
@@ -530,7 +530,6 @@ async fn the_circulation_walk_reserve_collect_renew_and_the_librarians_desk_in_c
         wait_for_text(&browser, "Page 2 of 2").await;
         assert!(page_has(&browser, "Overdue Title").await);
         snap_both(&browser, "18-overdue-page-2").await;
-        let _ = a_id;
     };
     let outcome = tokio::time::timeout(
         Duration::from_secs(180),

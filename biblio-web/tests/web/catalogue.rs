@@ -483,3 +483,20 @@ async fn a_title_with_markup_is_shown_as_text_everywhere() {
         assert!(!page.body.contains("<b>Bold</b>"), "{path}");
     }
 }
+
+#[tokio::test]
+async fn the_too_long_page_answers_414_in_the_webs_words_with_a_search_box() {
+    let stack = spawn_stack().await;
+    let page = stack.visitor().get("/errors/too-long").await;
+    assert_eq!(page.status, 414);
+    assert!(
+        page.body.contains("<h1>Search too long</h1>"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("action=\"/books\""));
+    assert!(
+        page.body.contains("href=\"/static/style.css\""),
+        "a full page"
+    );
+}

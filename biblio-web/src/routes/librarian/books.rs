@@ -242,7 +242,7 @@ impl BookPage {
                     .map(|f| FieldError::new(f, detail.message.clone()))
                     .into_iter()
                     .collect();
-                let extra = errors.is_empty().then(|| capitalise(&detail.message));
+                let extra = errors.is_empty().then(|| refusal(&detail.code, Who::You));
                 self.refused(session, StatusCode::CONFLICT, &errors, extra)
             }
             Err(other) => Err(other.into()),

@@ -199,16 +199,25 @@ async fn book(
     IdPath(id): IdPath,
 ) -> Result<Html<String>> {
     let user = session.user();
-    let (book, availability, mine) =
-        tokio::join!(state.api.book(id), state.api.availability(id), async {
-            match &user {
-                Some(user) => Some(standing(&state, user, id).await),
-                None => None,
-            }
-        });
+    let (book, mine) = tokio::join!(state.api.book(id), async {
+        match &user {
+            Some(user) => Some(standing(&state, user, id).await),
+            None => None,
+        }
+    });
     let book = book?;
-    // The queue and the member's standing help; the page shows without them.
-    let queue = availability.ok().and_then(|a| queue_sentence(&a, &book));
+    // The queue and the next due date matter only with no copy on the shelf (most pages have
+    // one: no call then). They help; the page shows without them.
+    let queue = if book.copies_available > 0 {
+        None
+    } else {
+        state
+            .api
+            .availability(id)
+            .await
+            .ok()
+            .and_then(|a| queue_sentence(&a, &book))
+    };
     let mine = mine.transpose()?;
     render(&BookView {
         layout: Layout::new(&session, book.title.clone()),

@@ -40,3 +40,53 @@ impl E2e<'_> {
         Ok(())
     }
 }
+
+impl E2e<'_> {
+    /// Over-long addresses: up to 32 KiB they reach the web (which cuts a long search itself);
+    /// past that nginx answers 414 with a page of ours (JSON under `/api/`), never its own.
+    pub(super) async fn long_addresses(&self) -> anyhow::Result<()> {
+        let long = "a".repeat(20_000);
+        let reply = self
+            .client
+            .get(self.nginx(&format!("/books?q={long}")))
+            .send()
+            .await?;
+        ensure!(
+            reply.status().as_u16() == 200,
+            "a 20,000-character search reaches the web: {}",
+            reply.status()
+        );
+        let huge = "a".repeat(40_000);
+        let page = self
+            .client
+            .get(self.nginx(&format!("/books?q={huge}")))
+            .send()
+            .await?;
+        ensure!(
+            page.status().as_u16() == 414,
+            "40,000 characters: {}",
+            page.status()
+        );
+        ensure!(
+            page.headers().get("content-security-policy").is_some(),
+            "the page carries the security headers"
+        );
+        let body = page.text().await?;
+        ensure!(
+            body.contains("That address is too long") && !body.contains("<center>nginx"),
+            "our page, not nginx's: {body}"
+        );
+        let api = self
+            .client
+            .get(self.nginx(&format!("/api/v1/books?q={huge}")))
+            .send()
+            .await?;
+        ensure!(api.status().as_u16() == 414, "API: {}", api.status());
+        let json: serde_json::Value = api.json().await?;
+        ensure!(
+            json["error"]["code"] == "uri_too_long",
+            "the API's error shape: {json}"
+        );
+        Ok(())
+    }
+}

@@ -14,6 +14,7 @@
 //! - SIGTERM one API replica under siege and a stream of loans through nginx: zero failed
 //!   requests, the replica exits 0, and every loan acknowledged is in the database;
 //! - every security header appears once through nginx, the services' own policies unchanged;
+//! - an over-long address gets the web's answer up to 32 KiB, then a 414 page of ours;
 //! - every dashboard panel that reads app or nginx metrics returns data from Prometheus;
 //! - a returned copy of a reserved book sends the holder one email, in the sink.
 //!
@@ -93,7 +94,7 @@ pub fn run() -> anyhow::Result<(u64, u64)> {
             .timeout(Duration::from_secs(10))
             .build()?,
     };
-    let tests: [(&str, Test); 11] = [
+    let tests: [(&str, Test); 12] = [
         ("InstanceDown reaches the sink and resolves", |e| {
             Box::pin(e.instance_down_alert())
         }),
@@ -113,6 +114,10 @@ pub fn run() -> anyhow::Result<(u64, u64)> {
         (
             "security headers through nginx: each once, the service's own",
             |e| Box::pin(e.security_headers()),
+        ),
+        (
+            "over-long addresses: to the web up to 32 KiB, then a 414 page of ours",
+            |e| Box::pin(e.long_addresses()),
         ),
         (
             "the lab load scenario runs through nginx and its report is written",

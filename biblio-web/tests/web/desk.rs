@@ -349,3 +349,61 @@ async fn a_member_changes_their_password_on_the_account_page() {
         .await;
     assert_eq!(forged.status, 403);
 }
+
+/// Every form that changes something carries the session's CSRF token.
+fn assert_post_forms_carry_the_token(page: &crate::helpers::Page, path: &str) {
+    let posts = page.count("method=\"post\"");
+    assert!(posts > 0, "{path}: no form to check");
+    let token = format!("name=\"csrf_token\" value=\"{}\"", page.csrf());
+    assert_eq!(
+        page.count(&token),
+        posts,
+        "{path}: every POST form carries the token:\n{}",
+        page.body
+    );
+}
+
+#[tokio::test]
+async fn every_new_form_carries_the_csrf_token_and_a_librarian_cancels_from_the_desk() {
+    let stack = spawn_stack().await;
+    let book = stack.book("Forms Everywhere", "A", "S", 1).await;
+    let other = stack.book("Second Book", "A", "S", 1).await;
+    let (reader, reader_id) = stack.member_visitor("Form Reader").await;
+    let (borrower, _) = stack.member_visitor("Form Borrower").await;
+    borrower.borrow(book).await;
+    reader.borrow(other).await;
+    let page = reader.get(&format!("/books/{book}")).await;
+    assert_post_forms_carry_the_token(&page, "book page (Reserve)");
+    reader.reserve(book).await;
+    for path in ["/holds", "/loans", "/account", "/"] {
+        let page = reader.get(path).await;
+        assert_post_forms_carry_the_token(&page, path);
+    }
+    let librarian = stack.librarian_visitor().await;
+    let desk = format!("/librarian/members/{reader_id}");
+    for path in [
+        desk.clone(),
+        "/librarian/overdue".to_owned(),
+        format!("/librarian/loans?member_id={reader_id}"),
+        format!("/librarian/books/{book}/withdraw"),
+    ] {
+        let page = librarian.get(&path).await;
+        assert_post_forms_carry_the_token(&page, &path);
+    }
+
+    // The librarian cancels the reader's reservation from the desk and comes back to it.
+    let page = librarian.get(&desk).await;
+    let hold = number_after(&page, "action=\"/holds/");
+    let cancelled = librarian
+        .submit(&desk, &format!("/holds/{hold}/cancel"), &[("back", &desk)])
+        .await;
+    assert_eq!(cancelled.location(), Some(desk.as_str()));
+    let page = librarian.get(&desk).await;
+    assert!(
+        page.body
+            .contains("The reservation of “Forms Everywhere” is cancelled."),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("0 reservations."));
+}

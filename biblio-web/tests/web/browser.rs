@@ -530,6 +530,18 @@ async fn the_circulation_walk_reserve_collect_renew_and_the_librarians_desk_in_c
         wait_for_text(&browser, "Page 2 of 2").await;
         assert!(page_has(&browser, "Overdue Title").await);
         snap_both(&browser, "18-overdue-page-2").await;
+        browser
+            .goto(&format!("{}/librarian/loans?status=all", stack.web))
+            .await
+            .expect("all loans");
+        wait_for_text(&browser, "Takver Urras").await;
+        snap_both(&browser, "19-all-loans").await;
+        browser
+            .goto(&format!("{}/librarian/members", stack.web))
+            .await
+            .expect("members");
+        wait_for_text(&browser, "Late Reader 0").await;
+        snap_both(&browser, "20-members").await;
     };
     let outcome = tokio::time::timeout(
         Duration::from_secs(180),

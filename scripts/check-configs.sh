@@ -439,6 +439,10 @@ BIBLIO = {
     "cache_requests_total", "report_generation_seconds", "report_age_seconds",
     "report_recomputations_total", "loans_created_total", "loans_returned_total",
     "loans_rejected_total", "telemetry_dropped_total", "dependency_up",
+    "holds_placed_total", "holds_ready_total", "holds_fulfilled_total", "holds_cancelled_total",
+    "holds_expired_total", "holds_rejected_total", "loans_renewed_total",
+    "loans_renewal_rejected_total", "notifications_enqueued_total", "notifications_sent_total",
+    "notifications_failed_total", "notifications_pending", "notification_send_duration_seconds",
 }
 PREFIXES = ("nginx_", "otelcol_", "prometheus_", "alertmanager_", "traces_span_metrics_", "traces_service_graph_",
             "mysql_", "redis_")

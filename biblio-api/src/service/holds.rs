@@ -51,14 +51,29 @@ impl HoldService {
         span.record("member_id", request.member_id.0);
         span.record("book_id", request.book_id.0);
         let now = Utc::now().trunc_subsecs(6);
-        let mut attempt = 1;
-        let outcome = loop {
-            let mut conn = self.db.acquire().await?;
-            match storage::holds::place(&mut conn, request.member_id, request.book_id, now).await {
-                Err(e) if storage::is_transient(&e) && attempt < DEADLOCK_ATTEMPTS => attempt += 1,
-                other => break other?,
+        let db = self.db.clone();
+        let (outcome, placed) = super::run_to_end(async move {
+            let mut attempt = 1;
+            loop {
+                let mut conn = db.acquire().await?;
+                match storage::holds::place(&mut conn, request.member_id, request.book_id, now)
+                    .await
+                {
+                    Err(e) if storage::is_transient(&e) && attempt < DEADLOCK_ATTEMPTS => {
+                        attempt += 1
+                    }
+                    other => {
+                        let outcome = other?;
+                        let placed = match outcome {
+                            Ok(id) => Some(find(&mut conn, id).await?),
+                            Err(_) => None,
+                        };
+                        break Ok::<_, Error>((outcome, placed));
+                    }
+                }
             }
-        };
+        })
+        .await?;
         match outcome {
             Ok(id) => {
                 tracing::info!(
@@ -68,7 +83,7 @@ impl HoldService {
                     "hold placed"
                 );
                 metrics::counter!("holds_placed_total").increment(1);
-                self.find(id).await
+                placed.ok_or_else(|| Error::NotFound(format!("hold {id} does not exist")))
             }
             Err(rejection) => {
                 tracing::info!(
@@ -89,9 +104,7 @@ impl HoldService {
     }
 
     async fn find(&self, id: HoldId) -> Result<Hold> {
-        storage::holds::find(&mut self.db.acquire().await?, id)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("hold {id} does not exist")))
+        find(&mut self.db.acquire().await?, id).await
     }
 
     pub async fn get(&self, caller: &Caller, id: HoldId) -> Result<Hold> {
@@ -117,14 +130,27 @@ impl HoldService {
     pub async fn cancel(&self, caller: &Caller, id: HoldId) -> Result<Hold> {
         let hold = self.get(caller, id).await?;
         let now = Utc::now().trunc_subsecs(6);
-        let mut attempt = 1;
-        let outcome = loop {
-            let mut conn = self.db.acquire().await?;
-            match storage::holds::cancel(&mut conn, id, now, self.notify).await {
-                Err(e) if storage::is_transient(&e) && attempt < DEADLOCK_ATTEMPTS => attempt += 1,
-                other => break other?,
+        let (db, notify) = (self.db.clone(), self.notify);
+        let (outcome, cancelled) = super::run_to_end(async move {
+            let mut attempt = 1;
+            loop {
+                let mut conn = db.acquire().await?;
+                match storage::holds::cancel(&mut conn, id, now, notify).await {
+                    Err(e) if storage::is_transient(&e) && attempt < DEADLOCK_ATTEMPTS => {
+                        attempt += 1
+                    }
+                    other => {
+                        let outcome = other?;
+                        let cancelled = match outcome {
+                            CancelOutcome::Cancelled { .. } => Some(find(&mut conn, id).await?),
+                            _ => None,
+                        };
+                        break Ok::<_, Error>((outcome, cancelled));
+                    }
+                }
             }
-        };
+        })
+        .await?;
         match outcome {
             CancelOutcome::Cancelled { ready } => {
                 tracing::info!(
@@ -136,7 +162,7 @@ impl HoldService {
                 storage::holds::count_ready(ready.len() as u64, self.notify);
                 // A ready hold's copy went to the next hold or back to the shelf.
                 self.books.invalidate(&[hold.book_id]).await;
-                self.find(id).await
+                cancelled.ok_or_else(|| Error::NotFound(format!("hold {id} does not exist")))
             }
             CancelOutcome::Closed => Err(Error::conflict(
                 error_code::HOLD_CLOSED,
@@ -207,6 +233,13 @@ impl HoldService {
             }
         })
     }
+}
+
+/// A hold, read on the connection given (the one that just wrote it, after a write).
+async fn find(conn: &mut storage::Connection, id: HoldId) -> Result<Hold> {
+    storage::holds::find(conn, id)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("hold {id} does not exist")))
 }
 
 fn rejection_error(rejection: HoldRejection, request: &HoldRequest) -> Error {

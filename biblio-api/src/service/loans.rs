@@ -42,25 +42,30 @@ impl LoanService {
         caller.require_self_or_librarian(request.member_id)?;
         let now = Utc::now().trunc_subsecs(6);
         let due_at = now + Duration::days(LOAN_DAYS);
-        let mut attempt = 1;
-        let outcome = loop {
-            let mut conn = self.db.acquire().await?;
-            match storage::loans::create(
-                &mut conn,
-                request.member_id,
-                &request.book_ids,
-                now,
-                due_at,
-            )
-            .await
-            {
-                Err(e) if storage::is_transient(&e) && attempt < DEADLOCK_ATTEMPTS => {
-                    tracing::debug!(attempt, error = %e, "loan transaction lost a lock race; retrying");
-                    attempt += 1;
+        let db = self.db.clone();
+        let (member, books) = (request.member_id, request.book_ids.clone());
+        let (outcome, written) = super::run_to_end(async move {
+            let mut attempt = 1;
+            loop {
+                let mut conn = db.acquire().await?;
+                match storage::loans::create(&mut conn, member, &books, now, due_at).await {
+                    Err(e) if storage::is_transient(&e) && attempt < DEADLOCK_ATTEMPTS => {
+                        tracing::debug!(attempt, error = %e, "loan transaction lost a lock race; retrying");
+                        attempt += 1;
+                    }
+                    other => {
+                        let outcome = other?;
+                        // Read back on the connection that wrote it.
+                        let written = match &outcome {
+                            Ok((id, _)) => Some(read(&mut conn, *id).await?),
+                            Err(_) => None,
+                        };
+                        break Ok::<_, Error>((outcome, written));
+                    }
                 }
-                other => break other?,
             }
-        };
+        })
+        .await?;
         match outcome {
             Ok((id, fulfilled)) => {
                 tracing::info!(
@@ -75,7 +80,7 @@ impl LoanService {
                     metrics::counter!("holds_fulfilled_total").increment(fulfilled);
                 }
                 self.books.invalidate(&request.book_ids).await;
-                self.read(id).await
+                written.ok_or_else(|| Error::NotFound(format!("loan {id} does not exist")))
             }
             Err(rejection) => {
                 tracing::info!(member_id = request.member_id.0, ?rejection, "loan rejected");
@@ -97,14 +102,20 @@ impl LoanService {
             .ok_or_else(|| Error::NotFound(format!("loan {id} does not exist")))?;
         caller.require_self_or_librarian(loan.member_id)?;
         let now = Utc::now().trunc_subsecs(6);
-        let mut attempt = 1;
-        let outcome = loop {
-            let mut conn = self.db.acquire().await?;
-            match storage::loans::mark_returned(&mut conn, id, now, self.notify).await {
-                Err(e) if storage::is_transient(&e) && attempt < DEADLOCK_ATTEMPTS => attempt += 1,
-                other => break other?,
+        let (db, notify) = (self.db.clone(), self.notify);
+        let outcome = super::run_to_end(async move {
+            let mut attempt = 1;
+            loop {
+                let mut conn = db.acquire().await?;
+                match storage::loans::mark_returned(&mut conn, id, now, notify).await {
+                    Err(e) if storage::is_transient(&e) && attempt < DEADLOCK_ATTEMPTS => {
+                        attempt += 1
+                    }
+                    other => break Ok::<_, Error>(other?),
+                }
             }
-        };
+        })
+        .await?;
         match outcome {
             ReturnOutcome::Returned { ready } => {
                 tracing::info!(
@@ -130,13 +141,6 @@ impl LoanService {
         }
     }
 
-    /// A loan just written, read back whole (titles, name).
-    async fn read(&self, id: LoanId) -> Result<Loan> {
-        storage::loans::find(&mut self.db.acquire().await?, id, Utc::now())
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("loan {id} does not exist")))
-    }
-
     /// Moves the due date to [`LOAN_DAYS`] from now, at most [`MAX_RENEWALS`] times, and not
     /// while a member waits for one of its books.
     #[tracing::instrument(name = "LoanService::renew", skip_all, fields(loan_id = id.0))]
@@ -144,14 +148,27 @@ impl LoanService {
         let loan = self.get(caller, id).await?;
         let now = Utc::now().trunc_subsecs(6);
         let due_at = now + Duration::days(LOAN_DAYS);
-        let mut attempt = 1;
-        let outcome = loop {
-            let mut conn = self.db.acquire().await?;
-            match storage::loans::renew(&mut conn, id, due_at).await {
-                Err(e) if storage::is_transient(&e) && attempt < DEADLOCK_ATTEMPTS => attempt += 1,
-                other => break other?,
+        let db = self.db.clone();
+        let (outcome, renewed) = super::run_to_end(async move {
+            let mut attempt = 1;
+            loop {
+                let mut conn = db.acquire().await?;
+                match storage::loans::renew(&mut conn, id, due_at).await {
+                    Err(e) if storage::is_transient(&e) && attempt < DEADLOCK_ATTEMPTS => {
+                        attempt += 1
+                    }
+                    other => {
+                        let outcome = other?;
+                        let renewed = match outcome {
+                            RenewOutcome::Renewed => Some(read(&mut conn, id).await?),
+                            _ => None,
+                        };
+                        break Ok::<_, Error>((outcome, renewed));
+                    }
+                }
             }
-        };
+        })
+        .await?;
         let refused = |error: Error| -> Result<Loan> {
             if let Error::Conflict { code, .. } = &error {
                 tracing::info!(loan_id = id.0, reason = *code, "renewal refused");
@@ -163,7 +180,7 @@ impl LoanService {
             RenewOutcome::Renewed => {
                 tracing::info!(loan_id = id.0, member_id = loan.member_id.0, %due_at, "loan renewed");
                 metrics::counter!("loans_renewed_total").increment(1);
-                self.read(id).await
+                renewed.ok_or_else(|| Error::NotFound(format!("loan {id} does not exist")))
             }
             RenewOutcome::NotFound => Err(Error::NotFound(format!("loan {id} does not exist"))),
             RenewOutcome::AlreadyReturned => refused(Error::conflict(
@@ -210,6 +227,13 @@ impl LoanService {
             storage::loans::list(&mut self.db.acquire().await?, &filter, Utc::now()).await?;
         Ok((items, total, filter.page))
     }
+}
+
+/// A loan just written, read back whole (titles, name) on the connection that wrote it.
+async fn read(conn: &mut storage::Connection, id: LoanId) -> Result<Loan> {
+    storage::loans::find(conn, id, Utc::now())
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("loan {id} does not exist")))
 }
 
 fn rejection_error(rejection: LoanRejection, request: &LoanRequest) -> Error {

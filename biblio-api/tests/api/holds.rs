@@ -736,3 +736,31 @@ async fn without_smtp_no_email_is_written() {
     ready_hold(&app, &librarian, "Quiet").await;
     assert_eq!(app.count("SELECT COUNT(*) FROM notifications").await, 0);
 }
+
+#[tokio::test]
+async fn a_member_registered_through_the_api_borrows_at_once() {
+    let app = spawn_app_with(&[("BIBLIO_CIRCULATION_SWEEP_SECS", "1")]).await;
+    let librarian = app.librarian_token().await;
+    let book = app.book(&librarian, "Fresh", 3).await;
+    for i in 0..20 {
+        let member = app
+            .post(
+                "/api/v1/members",
+                Some(&librarian),
+                &json!({"name": "New Reader", "email": format!("new{i}@example.test"), "password": "long enough password"}),
+            )
+            .await;
+        assert_eq!(member.status, 201, "{}", member.body);
+        let id = member.body["id"].as_u64().expect("id");
+        let loan = app
+            .post(
+                "/api/v1/loans",
+                Some(&librarian),
+                &json!({"member_id": id, "book_ids": [book]}),
+            )
+            .await;
+        assert_eq!(loan.status, 201, "{}", loan.body);
+        let loan = loan.body["id"].as_u64().expect("loan");
+        app.give_back(&librarian, loan).await;
+    }
+}

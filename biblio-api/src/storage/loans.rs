@@ -310,10 +310,16 @@ pub async fn list(
 
         let mut page = QueryBuilder::<MySql>::new(concat!("SELECT ", columns!()));
         push_where(&mut page);
-        page.push(" ORDER BY l.id DESC LIMIT ")
-            .push_bind(filter.page.per_page)
-            .push(" OFFSET ")
-            .push_bind(filter.page.offset());
+        // Overdue loans the longest overdue first (what a librarian chases first); any other
+        // list newest first.
+        page.push(if filter.status == Some(LoanStatus::Overdue) {
+            " ORDER BY l.due_at, l.id LIMIT "
+        } else {
+            " ORDER BY l.id DESC LIMIT "
+        })
+        .push_bind(filter.page.per_page)
+        .push(" OFFSET ")
+        .push_bind(filter.page.offset());
         super::traced(page.sql());
         let rows: Vec<LoanRow> = page.build_query_as().fetch_all(conn.mysql()).await?;
         Ok((with_items(conn, rows, now).await?, total.max(0) as u64))

@@ -396,3 +396,36 @@ async fn creating_a_loan_costs_the_same_number_of_statements_whatever_the_number
         "BEGIN, 2 UPDATEs, the member's holds on the books, 2 INSERTs, COMMIT at most: {costs:?}"
     );
 }
+
+#[tokio::test]
+async fn overdue_loans_are_listed_longest_overdue_first() {
+    let app = spawn_app().await;
+    let librarian = app.librarian_token().await;
+    let book = app.book(&librarian, "Late", 3).await;
+    let members = app.members(3).await;
+    let mut loans = Vec::new();
+    for (days, (_, token)) in [3, 9, 5].into_iter().zip(&members) {
+        let loan = app
+            .post("/api/v1/loans", Some(token), &json!({"book_ids": [book]}))
+            .await;
+        let id = loan.body["id"].as_u64().expect("loan");
+        sqlx::query("UPDATE loans SET due_at = ? WHERE id = ?")
+            .bind(Utc::now() - Duration::days(days))
+            .bind(id)
+            .execute(&app.pool)
+            .await
+            .expect("backdated");
+        loans.push((days, id));
+    }
+    let listed = app
+        .get("/api/v1/loans?status=overdue", Some(&librarian))
+        .await;
+    let order: Vec<u64> = listed.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|l| l["id"].as_u64().expect("id"))
+        .collect();
+    loans.sort_by_key(|(days, _)| std::cmp::Reverse(*days));
+    assert_eq!(order, loans.iter().map(|(_, id)| *id).collect::<Vec<_>>());
+}

@@ -228,7 +228,9 @@ async fn the_overdue_list_pages_through_every_overdue_loan_with_titles_and_names
     assert!(first.body.contains("25 loans."), "{}", first.body);
     assert_eq!(first.count("<tr class=\"overdue\""), 20, "twenty a page");
     assert!(first.body.contains("Overdue Title"));
-    assert!(first.body.contains(">Late Member 2</a>"));
+    // The longest overdue first: the first member's loans lead, the last one's are on page 2.
+    assert!(first.body.contains(">Late Member 0</a>"));
+    assert!(!first.body.contains(">Late Member 2</a>"));
     assert!(first.body.contains("(4 days overdue)"));
     assert!(
         !first.body.contains(">#"),
@@ -238,6 +240,7 @@ async fn the_overdue_list_pages_through_every_overdue_loan_with_titles_and_names
     let second = librarian.get(&first.link("rel=\"next\"")).await;
     assert_eq!(second.count("<tr class=\"overdue\""), 5, "{}", second.body);
     assert!(second.body.contains("Page 2 of 2"));
+    assert!(second.body.contains(">Late Member 2</a>"));
 
     // A return from the overdue list comes back to the same page.
     let loan = number_after(&second, "action=\"/loans/");

@@ -5,14 +5,22 @@
 //!    503 and every response carries `Connection: close`, so a proxy's pooled keep-alive
 //!    connections are closed one by one after a complete answer instead of being cut under a
 //!    request the proxy may not retry (a POST);
-//! 2. **stop accepting**: the listener closes; a proxy's next connection attempt is refused
-//!    (nothing sent, so any method is retried on another replica) and idle connections close;
+//! 2. **stop accepting**: the listener takes the connections already waiting in the kernel's
+//!    queue and closes; a proxy's next connection attempt is refused (nothing sent, so any
+//!    method is retried on another replica). The connections it accepted last are still served
+//!    for [`GRACE`]: a proxy writes its request right after connecting, and closing such a
+//!    connection before reading it would reset a request the proxy may not retry (a POST);
+//!    then idle connections close;
 //! 3. **finish** the requests in flight, for at most `BIBLIO_SHUTDOWN_TIMEOUT_SECS`; then the
 //!    caller flushes telemetry and exits 0.
 
+use std::collections::VecDeque;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpStream};
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, header};
@@ -81,6 +89,13 @@ pub async fn serve(
     draining: Draining,
     settings: ShutdownSettings,
 ) -> std::io::Result<()> {
+    let (close, closed) = tokio::sync::watch::channel(false);
+    let listener = ClosingListener {
+        addr: listener.local_addr()?,
+        inner: Some(listener),
+        accepted: VecDeque::new(),
+        closed,
+    };
     let (stopped_accepting, accepting_stopped) = tokio::sync::oneshot::channel::<()>();
     let stop_accepting = async move {
         stop.await;
@@ -90,7 +105,9 @@ pub async fn serve(
             "shutdown requested: readiness false, closing connections after each answer"
         );
         tokio::time::sleep(settings.drain).await;
+        let _ = close.send(true);
         tracing::info!("no longer accepting connections; finishing requests in flight");
+        tokio::time::sleep(GRACE).await;
         let _ = stopped_accepting.send(());
     };
     let server = axum::serve(listener, router)
@@ -112,6 +129,76 @@ pub async fn serve(
             );
             Ok(())
         }
+    }
+}
+
+/// How long connections accepted just before the listener closed are still served.
+pub const GRACE: Duration = Duration::from_millis(300);
+
+/// A TCP listener that closes its socket when told, after taking every connection already
+/// waiting in the kernel's accept queue (closing the socket would reset those, with their
+/// requests perhaps already written). Once closed it accepts nothing more.
+struct ClosingListener {
+    inner: Option<TcpListener>,
+    addr: SocketAddr,
+    /// Connections taken from the queue at closing time, handed out before anything else.
+    accepted: VecDeque<(TcpStream, SocketAddr)>,
+    closed: tokio::sync::watch::Receiver<bool>,
+}
+
+/// Resolves once the watch says closed (never, if its sender is gone without saying so).
+async fn closed(watch: &mut tokio::sync::watch::Receiver<bool>) {
+    while !*watch.borrow_and_update() {
+        if watch.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+impl axum::serve::Listener for ClosingListener {
+    type Io = TcpStream;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (TcpStream, SocketAddr) {
+        loop {
+            if let Some(connection) = self.accepted.pop_front() {
+                return connection;
+            }
+            let Some(listener) = self.inner.as_mut() else {
+                return std::future::pending().await;
+            };
+            tokio::select! {
+                accepted = TcpListener::accept(listener) => match accepted {
+                    Ok(connection) => return connection,
+                    Err(e) => {
+                        // As axum's own listener: a failed handshake is the client's business;
+                        // anything else (out of file descriptors) waits a moment.
+                        if !matches!(
+                            e.kind(),
+                            std::io::ErrorKind::ConnectionRefused
+                                | std::io::ErrorKind::ConnectionAborted
+                                | std::io::ErrorKind::ConnectionReset
+                        ) {
+                            tracing::error!(error = %e, "accept failed");
+                            tokio::time::sleep(Duration::from_secs(1)).await;
+                        }
+                    }
+                },
+                () = closed(&mut self.closed) => {
+                    // Empty the queue (a zero timeout still polls the accept once), then close.
+                    while let Ok(Ok(connection)) =
+                        tokio::time::timeout(Duration::ZERO, TcpListener::accept(listener)).await
+                    {
+                        self.accepted.push_back(connection);
+                    }
+                    self.inner = None;
+                }
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        Ok(self.addr)
     }
 }
 

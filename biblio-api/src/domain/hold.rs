@@ -189,14 +189,7 @@ impl HoldFilter {
         p.into_result().map_err(Error::Invalid)?;
         let page =
             page.ok_or_else(|| Error::Invalid(vec![FieldError::new("page", "is invalid")]))?;
-        let member_id = match (caller.is_librarian(), member_id) {
-            (true, wanted) => wanted,
-            (false, None) => Some(caller.member_id),
-            (false, Some(wanted)) => {
-                caller.require_self_or_librarian(wanted)?;
-                Some(wanted)
-            }
-        };
+        let member_id = caller.whose_list(member_id)?;
         Ok(Self {
             member_id,
             book_id,

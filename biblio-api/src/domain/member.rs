@@ -197,6 +197,20 @@ impl Caller {
         }
     }
 
+    /// Whose records a list shows: librarians see what they ask for (everyone's by default),
+    /// members only their own (the default for them); a member asking for someone else's is
+    /// refused.
+    pub fn whose_list(&self, wanted: Option<MemberId>) -> Result<Option<MemberId>, Error> {
+        match (self.is_librarian(), wanted) {
+            (true, wanted) => Ok(wanted),
+            (false, None) => Ok(Some(self.member_id)),
+            (false, Some(wanted)) => {
+                self.require_self_or_librarian(wanted)?;
+                Ok(Some(wanted))
+            }
+        }
+    }
+
     /// Members act for themselves; librarians for anyone.
     pub fn require_self_or_librarian(&self, member: MemberId) -> Result<(), Error> {
         if self.is_librarian() || self.member_id == member {

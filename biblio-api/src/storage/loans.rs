@@ -133,6 +133,23 @@ pub async fn create(
     .await
 }
 
+/// The books of loan `id`, with their rows locked (in id order), inside a transaction.
+async fn lock_loan_books(
+    tx: &mut sqlx::MySqlConnection,
+    id: LoanId,
+) -> Result<Vec<BookId>, sqlx::Error> {
+    let books: Vec<BookId> =
+        sqlx::query_scalar("SELECT book_id FROM loan_items WHERE loan_id = ? ORDER BY book_id")
+            .bind(id.0)
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .map(BookId)
+            .collect();
+    super::holds::lock_books(tx, &books).await?;
+    Ok(books)
+}
+
 /// After a refused loan: which books do not exist and which have no copy left.
 async fn diagnose_books(
     conn: &mut Connection,
@@ -212,15 +229,7 @@ pub async fn mark_returned(
             });
         }
         // Each copy comes back to the first hold waiting on its book, or to the shelf.
-        let books: Vec<BookId> =
-            sqlx::query_scalar("SELECT book_id FROM loan_items WHERE loan_id = ? ORDER BY book_id")
-                .bind(id.0)
-                .fetch_all(&mut *tx)
-                .await?
-                .into_iter()
-                .map(BookId)
-                .collect();
-        super::holds::lock_books(&mut tx, &books).await?;
+        let books = lock_loan_books(&mut tx, id).await?;
         let ready = super::holds::pass_on(&mut tx, &books, now, notify).await?;
         sqlx::query(
             "UPDATE members m JOIN loans l ON l.member_id = m.id \
@@ -427,15 +436,7 @@ pub async fn renew(
         if renewals >= MAX_RENEWALS {
             return Ok(RenewOutcome::Limit);
         }
-        let books: Vec<BookId> =
-            sqlx::query_scalar("SELECT book_id FROM loan_items WHERE loan_id = ? ORDER BY book_id")
-                .bind(id.0)
-                .fetch_all(&mut *tx)
-                .await?
-                .into_iter()
-                .map(BookId)
-                .collect();
-        super::holds::lock_books(&mut tx, &books).await?;
+        let books = lock_loan_books(&mut tx, id).await?;
         let sql = format!(
             "SELECT DISTINCT book_id FROM holds WHERE book_id IN ({}) AND status = 'waiting' ORDER BY book_id",
             placeholders(books.len())

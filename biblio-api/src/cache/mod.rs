@@ -168,7 +168,7 @@ impl Redis {
 }
 
 /// What a cache lookup found, as the `result` label of `cache_requests_total`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Outcome {
     Hit,
     Miss,
@@ -189,8 +189,30 @@ impl Outcome {
 
     /// Counts this outcome for `cache` and notes it on the current span.
     pub fn record(self, cache: &'static str) {
-        metrics::counter!("cache_requests_total", "cache" => cache, "result" => self.as_str())
-            .increment(1);
+        self.counter(cache).increment(1);
         tracing::Span::current().record("cache.result", self.as_str());
+    }
+
+    /// The counter's handle, made the first time and kept: a cached lookup runs this on every
+    /// request, and the registry would otherwise hash the label set each time.
+    fn counter(self, cache: &'static str) -> metrics::Counter {
+        type Counters = std::collections::HashMap<(&'static str, Outcome), metrics::Counter>;
+        static COUNTERS: std::sync::LazyLock<std::sync::RwLock<Counters>> =
+            std::sync::LazyLock::new(std::sync::RwLock::default);
+        let known = COUNTERS
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&(cache, self))
+            .cloned();
+        known.unwrap_or_else(|| {
+            COUNTERS
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .entry((cache, self))
+                .or_insert_with(|| {
+                    metrics::counter!("cache_requests_total", "cache" => cache, "result" => self.as_str())
+                })
+                .clone()
+        })
     }
 }

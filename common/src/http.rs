@@ -254,7 +254,7 @@ mod tests {
         let mut seen = HashSet::new();
         for _ in 0..10_000 {
             let id = new_request_id();
-            let text = id.to_str().unwrap().to_owned();
+            let text = id.to_str().expect("ASCII").to_owned();
             assert_eq!(text.len(), 32, "{text}");
             assert!(
                 text.bytes()
@@ -262,11 +262,15 @@ mod tests {
             );
             assert!(seen.insert(text), "a repeated id");
         }
-        let other = std::thread::spawn(|| new_request_id().to_str().unwrap().to_owned())
+        let other = std::thread::spawn(|| new_request_id().to_str().expect("ASCII").to_owned())
             .join()
-            .unwrap();
+            .expect("the thread made an id");
         assert!(!seen.contains(&other));
-        assert_ne!(&other[..16], &new_request_id().to_str().unwrap()[..16]);
+        assert_ne!(
+            &other[..16],
+            &new_request_id().to_str().expect("ASCII")[..16],
+            "each thread has its own prefix"
+        );
     }
 
     #[test]
@@ -282,10 +286,10 @@ mod tests {
         assert!(!usable_request_id(&HeaderValue::from_static("")));
         assert!(!usable_request_id(&HeaderValue::from_static("a b")));
         assert!(!usable_request_id(
-            &HeaderValue::from_str(&"a".repeat(129)).unwrap()
+            &HeaderValue::from_str(&"a".repeat(129)).expect("ASCII")
         ));
         assert!(usable_request_id(
-            &HeaderValue::from_str(&"a".repeat(128)).unwrap()
+            &HeaderValue::from_str(&"a".repeat(128)).expect("ASCII")
         ));
     }
 
@@ -293,7 +297,7 @@ mod tests {
     fn methods_http_does_not_define_are_one_label() {
         assert_eq!(method_label(&Method::GET), "GET");
         assert_eq!(method_label(&Method::DELETE), "DELETE");
-        let made_up = Method::from_bytes(b"BREW").unwrap();
+        let made_up = Method::from_bytes(b"BREW").expect("a token");
         assert_eq!(method_label(&made_up), OTHER_METHOD);
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! # Layout
 //! - [`config`]: reading typed settings from environment variables, with errors that name the variable.
-//! - [`telemetry`]: the `tracing` subscriber (JSON logs on stdout).
+//! - [`telemetry`]: the `tracing` subscriber and the OTLP exporters.
+//! - [`json_log`]: the stdout log, one JSON object per line.
 //! - [`shutdown`]: the future that resolves on SIGTERM or Ctrl-C, for graceful shutdown.
 //! - [`http`]: the middleware every server shares (request id, server span, RED metrics).
 //! - [`metrics`]: the Prometheus registry and `/metrics`.
@@ -18,6 +19,7 @@ pub mod config;
 pub mod error_body;
 pub mod error_code;
 pub mod http;
+pub mod json_log;
 pub mod metrics;
 pub mod shutdown;
 pub mod sync;

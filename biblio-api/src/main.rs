@@ -32,6 +32,7 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    common::memory::keep_resident_memory_small();
     let cli = Cli::parse();
     let telemetry = common::telemetry::init(common::telemetry::ServiceInfo {
         name: "biblio-api",

@@ -55,8 +55,7 @@ impl Application {
                     anyhow::anyhow!("cannot create the BIBLIO_ADMIN_EMAIL librarian: {e:?}")
                 })?;
         }
-        let listener = TcpListener::bind(settings.bind)
-            .await
+        let listener = common::shutdown::listen(settings.bind)
             .with_context(|| format!("cannot listen on BIBLIO_BIND={}", settings.bind))?;
         Ok(Self {
             router: routes::router(state.clone()),

@@ -12,6 +12,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    common::memory::keep_resident_memory_small();
     let telemetry = common::telemetry::init(common::telemetry::ServiceInfo {
         name: "biblio-web",
         version: env!("CARGO_PKG_VERSION"),

@@ -50,8 +50,7 @@ impl Application {
             metrics: common::metrics::install(),
             showcase: Cached::new(SHOWCASE_FRESH_FOR, SHOWCASE_RETRY_AFTER),
         };
-        let listener = TcpListener::bind(settings.bind)
-            .await
+        let listener = common::shutdown::listen(settings.bind)
             .with_context(|| format!("cannot listen on BIBLIO_BIND={}", settings.bind))?;
         Ok(Self {
             draining: state.draining.clone(),

@@ -4,6 +4,7 @@
 //! - [`config`]: reading typed settings from environment variables, with errors that name the variable.
 //! - [`telemetry`]: the `tracing` subscriber and the OTLP exporters.
 //! - [`json_log`]: the stdout log, one JSON object per line.
+//! - [`memory`]: the allocator settings that keep a server's resident memory near what it uses.
 //! - [`shutdown`]: the future that resolves on SIGTERM or Ctrl-C, for graceful shutdown.
 //! - [`http`]: the middleware every server shares (request id, server span, RED metrics).
 //! - [`metrics`]: the Prometheus registry and `/metrics`.
@@ -20,6 +21,7 @@ pub mod error_body;
 pub mod error_code;
 pub mod http;
 pub mod json_log;
+pub mod memory;
 pub mod metrics;
 pub mod shutdown;
 pub mod sync;

@@ -13,6 +13,13 @@
 //!    then idle connections close;
 //! 3. **finish** the requests in flight, for at most `BIBLIO_SHUTDOWN_TIMEOUT_SECS`; then the
 //!    caller flushes telemetry and exits 0.
+//!
+//! The same listener bounds the connections served at once (`BIBLIO_MAX_CONNECTIONS`, 256):
+//! past that it accepts the next one only when one closes, and the others wait in the kernel's
+//! accept queue, which costs the process nothing. Each connection served costs 40–80 KiB
+//! while its request runs (hyper's buffers, the router's boxed services, the spans), so 800
+//! connections at once took an API replica from 32 to over 90 MiB; bounded, its footprint is
+//! the same at 200 users or 3,200 (docs/BENCHMARKS.md, "Memory under overload").
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -20,7 +27,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, header};
@@ -29,13 +41,15 @@ use axum::response::Response;
 
 use crate::config::{self, ConfigError, Source};
 
-/// How a server winds down.
+/// How a server accepts connections and winds down.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ShutdownSettings {
     /// Step 1: serving with readiness false and `Connection: close`.
     pub drain: Duration,
     /// Step 3: the longest wait for requests in flight.
     pub timeout: Duration,
+    /// Connections served at once; the next ones wait in the kernel's accept queue.
+    pub max_connections: usize,
 }
 
 impl ShutdownSettings {
@@ -43,9 +57,12 @@ impl ShutdownSettings {
         let drain_ms = config::parse_within(env, "BIBLIO_SHUTDOWN_DRAIN_MS", 1_000u64, 0..=60_000)?;
         let timeout_secs =
             config::parse_within(env, "BIBLIO_SHUTDOWN_TIMEOUT_SECS", 10u64, 1..=300)?;
+        let max_connections =
+            config::parse_within(env, "BIBLIO_MAX_CONNECTIONS", 256usize, 1..=100_000)?;
         Ok(Self {
             drain: Duration::from_millis(drain_ms),
             timeout: Duration::from_secs(timeout_secs),
+            max_connections,
         })
     }
 }
@@ -95,6 +112,7 @@ pub async fn serve(
         inner: Some(listener),
         accepted: VecDeque::new(),
         closed,
+        slots: Arc::new(Semaphore::new(settings.max_connections)),
     };
     let (stopped_accepting, accepting_stopped) = tokio::sync::oneshot::channel::<()>();
     let stop_accepting = async move {
@@ -132,18 +150,86 @@ pub async fn serve(
     }
 }
 
+/// Connections the kernel may hold for a listener before it drops new ones (capped by
+/// `net.core.somaxconn`). Past `BIBLIO_MAX_CONNECTIONS` connections wait here; with the default
+/// of 128 a burst overflowed it, and each connection dropped cost its client a second (the
+/// first SYN retransmission).
+pub const ACCEPT_BACKLOG: u32 = 4096;
+
+/// A listening socket on `addr` with [`ACCEPT_BACKLOG`], for [`serve`].
+pub fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(ACCEPT_BACKLOG)
+}
+
 /// How long connections accepted just before the listener closed are still served.
 pub const GRACE: Duration = Duration::from_millis(300);
 
-/// A TCP listener that closes its socket when told, after taking every connection already
-/// waiting in the kernel's accept queue (closing the socket would reset those, with their
-/// requests perhaps already written). Once closed it accepts nothing more.
+/// A TCP listener that serves at most as many connections at once as it has slots, and closes
+/// its socket when told, after taking every connection already waiting in the kernel's accept
+/// queue (closing the socket would reset those, with their requests perhaps already written).
+/// Once closed it accepts nothing more.
 struct ClosingListener {
     inner: Option<TcpListener>,
     addr: SocketAddr,
     /// Connections taken from the queue at closing time, handed out before anything else.
     accepted: VecDeque<(TcpStream, SocketAddr)>,
     closed: tokio::sync::watch::Receiver<bool>,
+    /// One per connection being served.
+    slots: Arc<Semaphore>,
+}
+
+/// A connection with the slot it holds until it is dropped (closed). Those taken from the queue
+/// at closing time hold none: they are served whatever the count, rather than reset.
+pub struct Slotted {
+    stream: TcpStream,
+    _slot: Option<OwnedSemaphorePermit>,
+}
+
+impl AsyncRead for Slotted {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Slotted {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
 }
 
 /// Resolves once the watch says closed (never, if its sender is gone without saying so).
@@ -156,20 +242,30 @@ async fn closed(watch: &mut tokio::sync::watch::Receiver<bool>) {
 }
 
 impl axum::serve::Listener for ClosingListener {
-    type Io = TcpStream;
+    type Io = Slotted;
     type Addr = SocketAddr;
 
-    async fn accept(&mut self) -> (TcpStream, SocketAddr) {
+    async fn accept(&mut self) -> (Slotted, SocketAddr) {
         loop {
-            if let Some(connection) = self.accepted.pop_front() {
-                return connection;
+            if let Some((stream, addr)) = self.accepted.pop_front() {
+                return (
+                    Slotted {
+                        stream,
+                        _slot: None,
+                    },
+                    addr,
+                );
             }
             let Some(listener) = self.inner.as_mut() else {
                 return std::future::pending().await;
             };
             tokio::select! {
-                accepted = TcpListener::accept(listener) => match accepted {
-                    Ok(connection) => return connection,
+                (accepted, slot) = async {
+                    // A slot first: until one is free, connections wait in the kernel's queue.
+                    let slot = Arc::clone(&self.slots).acquire_owned().await.ok();
+                    (TcpListener::accept(listener).await, slot)
+                } => match accepted {
+                    Ok((stream, addr)) => return (Slotted { stream, _slot: slot }, addr),
                     Err(e) => {
                         // As axum's own listener: a failed handshake is the client's business;
                         // anything else (out of file descriptors) waits a moment.
@@ -247,6 +343,54 @@ mod tests {
         let s = ShutdownSettings::from_source(&env(&[])).expect("defaults are valid");
         assert_eq!(s.drain, Duration::from_secs(1));
         assert_eq!(s.timeout, Duration::from_secs(10));
+        assert_eq!(s.max_connections, 256);
+    }
+
+    /// Past its slots the server takes no connection: the next one waits in the kernel's queue
+    /// and is served, whole, as soon as another closes.
+    #[tokio::test]
+    async fn connections_past_the_limit_wait_their_turn() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binds");
+        let addr = listener.local_addr().expect("bound");
+        let router = axum::Router::new().route("/", axum::routing::get(|| async { "hello" }));
+        assert!(super::listen(addr).is_err(), "the address is taken");
+        let (_signal, stop) = tokio::sync::oneshot::channel::<()>();
+        let _server = tokio::spawn(serve(
+            listener,
+            router,
+            async move {
+                let _ = stop.await;
+            },
+            Draining::default(),
+            ShutdownSettings {
+                drain: Duration::ZERO,
+                timeout: Duration::from_secs(1),
+                max_connections: 2,
+            },
+        ));
+        let request = b"GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n";
+        // Two idle connections hold both slots.
+        let first = tokio::net::TcpStream::connect(addr).await.expect("connects");
+        let second = tokio::net::TcpStream::connect(addr).await.expect("connects");
+        // The kernel completes the third handshake, but its request is not read.
+        let mut third = tokio::net::TcpStream::connect(addr).await.expect("connects");
+        third.write_all(request).await.expect("request written");
+        let mut answer = Vec::new();
+        let waited =
+            tokio::time::timeout(Duration::from_millis(300), third.read_to_end(&mut answer)).await;
+        assert!(waited.is_err(), "answered past the limit: {answer:?}");
+        drop(first);
+        tokio::time::timeout(Duration::from_secs(5), third.read_to_end(&mut answer))
+            .await
+            .expect("served once a slot is free")
+            .expect("read");
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        assert!(answer.ends_with("hello"), "{answer}");
+        drop(second);
     }
 
     #[test]
@@ -287,6 +431,7 @@ mod tests {
         let settings = ShutdownSettings {
             drain: Duration::from_millis(200),
             timeout: Duration::from_secs(5),
+            max_connections: 16,
         };
         let server = tokio::spawn(serve(
             listener,
@@ -353,6 +498,7 @@ mod tests {
             ShutdownSettings {
                 drain: Duration::ZERO,
                 timeout: Duration::from_secs(1),
+                max_connections: 16,
             },
         ));
         let mut stream = tokio::net::TcpStream::connect(addr)

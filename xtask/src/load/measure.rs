@@ -150,6 +150,7 @@ pub(super) async fn measure(
     let nginx_log = stack_path(&args.stack_dir).join("nginx/logs/error.log");
     let nginx_log_at = fs::metadata(&nginx_log).map_or(0, |m| m.len());
     let overflows_before = listen_overflows();
+    let peaks_reset = reset_peak_memory(&args.stack_dir);
     let cpu_before = cpu_times(&args.stack_dir);
     let machine_before = machine_ticks();
     let self_before = self_ticks();
@@ -352,6 +353,7 @@ pub(super) async fn measure(
             .insert(labels["cache"].as_str().unwrap_or("?").to_owned(), value);
     }
     step.memory = memory(&args.stack_dir);
+    step.peak_in_step = peaks_reset;
     for (name, after) in &cpu_after {
         if let Some(before) = cpu_before.get(name) {
             step.cpu.insert(name.clone(), per_second(*before, *after));
@@ -426,8 +428,34 @@ fn cpu_times(stack_dir: &Path) -> BTreeMap<String, f64> {
         .collect()
 }
 
+/// Sets each process's peak resident memory (`VmHWM`) to its resident memory now (writing 5 to
+/// `/proc/<pid>/clear_refs`), so that the peak read at the end of the step is the step's, not
+/// that of the process's start-up (building the search index costs an API replica more than a
+/// load step does). False when some process's could not be reset: its peak is then since start.
+fn reset_peak_memory(stack_dir: &Path) -> bool {
+    stack_pids(stack_dir)
+        .into_iter()
+        .flat_map(|(_, pid)| with_children(pid))
+        .fold(true, |all, pid| {
+            fs::write(format!("/proc/{pid}/clear_refs"), "5").is_ok() && all
+        })
+}
+
+/// The process and its children (nginx's workers).
+fn with_children(pid: u32) -> Vec<u32> {
+    let mut pids = vec![pid];
+    if let Ok(children) = fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")) {
+        pids.extend(
+            children
+                .split_whitespace()
+                .filter_map(|c| c.parse::<u32>().ok()),
+        );
+    }
+    pids
+}
+
 /// Resident memory of the stack's processes, MariaDB and Redis, in MiB: (now, peak since the
-/// process started), children included (nginx's workers).
+/// peaks were last reset), children included (nginx's workers).
 fn memory(stack_dir: &Path) -> BTreeMap<String, (f64, f64)> {
     let kib = |pid: u32, field: &str| -> Option<f64> {
         let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -442,14 +470,7 @@ fn memory(stack_dir: &Path) -> BTreeMap<String, (f64, f64)> {
     stack_pids(stack_dir)
         .into_iter()
         .filter_map(|(name, pid)| {
-            let mut pids = vec![pid];
-            if let Ok(children) = fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")) {
-                pids.extend(
-                    children
-                        .split_whitespace()
-                        .filter_map(|c| c.parse::<u32>().ok()),
-                );
-            }
+            let pids = with_children(pid);
             let now: f64 = pids.iter().filter_map(|p| kib(*p, "VmRSS:")).sum();
             let peak: f64 = pids.iter().filter_map(|p| kib(*p, "VmHWM:")).sum();
             (now > 0.0).then(|| (name, (now / 1024.0, peak / 1024.0)))

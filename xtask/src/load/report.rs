@@ -373,7 +373,12 @@ pub(super) fn report(
             .collect();
         let _ = writeln!(
             md,
-            "\nResident memory at the end of the step (peak since start): {}.",
+            "\nResident memory at the end of the step (peak {}): {}.",
+            if s.peak_in_step {
+                "during the step"
+            } else {
+                "since start"
+            },
             memory.join(", ")
         );
         if !s.siege_note.is_empty() {

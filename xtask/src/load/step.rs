@@ -21,8 +21,11 @@ pub struct Step {
     pub cache_hit: BTreeMap<String, f64>,
     /// process -> share of one core
     pub cpu: BTreeMap<String, f64>,
-    /// process -> (resident MiB at the end of the step, peak resident MiB since it started)
+    /// process -> (resident MiB at the end of the step, peak resident MiB)
     pub memory: BTreeMap<String, (f64, f64)>,
+    /// Whether the peaks are the step's (reset as it began) rather than since each process
+    /// started.
+    pub peak_in_step: bool,
     pub siege_errors: String,
     /// nginx's error-log lines of the run, by kind (upstream timeouts, refusals, …).
     pub nginx_errors: String,

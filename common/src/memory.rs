@@ -70,7 +70,10 @@ mod tests {
         use libmimalloc_sys::{mi_option_get, mi_option_set};
         if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
             // SAFETY: reads an integer option.
-            assert_eq!(unsafe { mi_option_get(super::MI_OPTION_PURGE_DELAY) }, 1_000);
+            assert_eq!(
+                unsafe { mi_option_get(super::MI_OPTION_PURGE_DELAY) },
+                1_000
+            );
         }
         // SAFETY: sets and reads an integer option.
         unsafe { mi_option_set(super::MI_OPTION_PURGE_DELAY, 0) };

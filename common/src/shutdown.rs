@@ -373,10 +373,16 @@ mod tests {
         ));
         let request = b"GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n";
         // Two idle connections hold both slots.
-        let first = tokio::net::TcpStream::connect(addr).await.expect("connects");
-        let second = tokio::net::TcpStream::connect(addr).await.expect("connects");
+        let first = tokio::net::TcpStream::connect(addr)
+            .await
+            .expect("connects");
+        let second = tokio::net::TcpStream::connect(addr)
+            .await
+            .expect("connects");
         // The kernel completes the third handshake, but its request is not read.
-        let mut third = tokio::net::TcpStream::connect(addr).await.expect("connects");
+        let mut third = tokio::net::TcpStream::connect(addr)
+            .await
+            .expect("connects");
         third.write_all(request).await.expect("request written");
         let mut answer = Vec::new();
         let waited =

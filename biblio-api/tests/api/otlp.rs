@@ -500,7 +500,11 @@ async fn without_a_collector_json_logs_on_stdout_still_carry_the_trace_and_span_
     // Logged inside the loan service's span, the line still names its request.
     assert_eq!(record["span"]["name"], "HTTP request", "{line}");
     assert_eq!(record["span"]["http.route"], "/api/v1/loans", "{line}");
-    assert_eq!(record["span"]["request_id"].as_str().map(str::len), Some(32), "{line}");
+    assert_eq!(
+        record["span"]["request_id"].as_str().map(str::len),
+        Some(32),
+        "{line}"
+    );
 }
 
 /// The collector stopped under load: a receiver that was taking the API's spans shuts down

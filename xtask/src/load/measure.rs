@@ -436,9 +436,9 @@ fn reset_peak_memory(stack_dir: &Path) -> bool {
     stack_pids(stack_dir)
         .into_iter()
         .flat_map(|(_, pid)| with_children(pid))
-        .fold(true, |all, pid| {
-            fs::write(format!("/proc/{pid}/clear_refs"), "5").is_ok() && all
-        })
+        .filter(|pid| fs::write(format!("/proc/{pid}/clear_refs"), "5").is_err())
+        .count()
+        == 0
 }
 
 /// The process and its children (nginx's workers).

@@ -175,15 +175,47 @@ impl E2e<'_> {
 }
 
 /// A siege report of a real run (over 100 transactions) where no request failed and every
-/// answer was below 400.
+/// answer was below 400 (an answer of 400 or more is a transaction but not a successful one).
+/// siege 4.0.7 once counted one successful transaction more than it counted transactions
+/// (52,801 of 52,800, in the CI's kill scenario, with every one of nginx's answers a 200 in its
+/// access log): more successes than transactions is siege's arithmetic, not a failed request.
 pub(super) fn every_request_answered(report: &Value) -> anyhow::Result<()> {
     let done = report["transactions"].as_f64().unwrap_or(0.0);
     let failed = report["failed_transactions"].as_f64().unwrap_or(-1.0);
     let successful = report["successful_transactions"].as_f64().unwrap_or(-1.0);
     ensure!(done > 100.0, "siege ran: {report}");
     ensure!(
-        failed == 0.0 && successful == done,
+        failed == 0.0 && successful >= done,
         "failed requests (or answers >= 400): {report}"
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::every_request_answered;
+
+    #[test]
+    fn a_run_passes_only_with_no_failure_and_no_answer_of_400_or_more() {
+        let report = |done: u64, failed: u64, successful: u64| {
+            json!({"transactions": done, "failed_transactions": failed,
+                   "successful_transactions": successful})
+        };
+        assert!(every_request_answered(&report(52_800, 0, 52_800)).is_ok());
+        assert!(every_request_answered(&report(52_800, 0, 52_801)).is_ok());
+        assert!(
+            every_request_answered(&report(52_800, 0, 52_799)).is_err(),
+            "one 500"
+        );
+        assert!(
+            every_request_answered(&report(52_800, 1, 52_800)).is_err(),
+            "one failed"
+        );
+        assert!(
+            every_request_answered(&report(50, 0, 50)).is_err(),
+            "no real run"
+        );
+    }
 }

@@ -14,18 +14,19 @@
 //! 3. **finish** the requests in flight, for at most `BIBLIO_SHUTDOWN_TIMEOUT_SECS`; then the
 //!    caller flushes telemetry and exits 0.
 //!
-//! The same listener bounds the connections served at once (`BIBLIO_MAX_CONNECTIONS`, 256):
-//! past that it accepts the next one only when one closes, and the others wait in the kernel's
-//! accept queue, which costs the process nothing. Each connection served costs 40–80 KiB
-//! while its request runs (hyper's buffers, the router's boxed services, the spans), so 800
-//! connections at once took an API replica from 32 to over 90 MiB; bounded, its footprint is
-//! the same at 200 users or 3,200 (docs/BENCHMARKS.md, "Memory under overload").
+//! The same listener bounds the connections served at once (`BIBLIO_MAX_CONNECTIONS`, 256).
+//! Each connection served costs 40–80 KiB while its request runs (hyper's buffers, the router's
+//! boxed services, the spans), so 800 connections at once took an API replica from 32 to over
+//! 90 MiB. Past the bound a connection waits for a place, unread (a socket, no request's
+//! memory), for at most `BIBLIO_CONNECTION_WAIT_MS` (1 s); then it is answered 503 with
+//! `Retry-After` at once: overload is a short queue and then a fast refusal, from the same
+//! footprint at 200 users or 3,200 (docs/BENCHMARKS.md, "Memory under overload").
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -48,8 +49,10 @@ pub struct ShutdownSettings {
     pub drain: Duration,
     /// Step 3: the longest wait for requests in flight.
     pub timeout: Duration,
-    /// Connections served at once; the next ones wait in the kernel's accept queue.
+    /// Connections served at once; the next ones wait for a place.
     pub max_connections: usize,
+    /// The longest a connection waits for a place; then it is answered 503 at once.
+    pub max_wait: Duration,
 }
 
 impl ShutdownSettings {
@@ -59,10 +62,13 @@ impl ShutdownSettings {
             config::parse_within(env, "BIBLIO_SHUTDOWN_TIMEOUT_SECS", 10u64, 1..=300)?;
         let max_connections =
             config::parse_within(env, "BIBLIO_MAX_CONNECTIONS", 256usize, 1..=100_000)?;
+        let max_wait_ms =
+            config::parse_within(env, "BIBLIO_CONNECTION_WAIT_MS", 1_000u64, 1..=60_000)?;
         Ok(Self {
             drain: Duration::from_millis(drain_ms),
             timeout: Duration::from_secs(timeout_secs),
             max_connections,
+            max_wait: Duration::from_millis(max_wait_ms),
         })
     }
 }
@@ -107,12 +113,17 @@ pub async fn serve(
     settings: ShutdownSettings,
 ) -> std::io::Result<()> {
     let (close, closed) = tokio::sync::watch::channel(false);
+    // Listed from the start, at zero, so that a rate over it is 0 rather than absent.
+    metrics::counter!(REFUSED_CONNECTIONS).increment(0);
     let listener = ClosingListener {
         addr: listener.local_addr()?,
         inner: Some(listener),
         accepted: VecDeque::new(),
         closed,
         slots: Arc::new(Semaphore::new(settings.max_connections)),
+        waiting: VecDeque::new(),
+        max_wait: settings.max_wait,
+        shedding: false,
     };
     let (stopped_accepting, accepting_stopped) = tokio::sync::oneshot::channel::<()>();
     let stop_accepting = async move {
@@ -151,9 +162,8 @@ pub async fn serve(
 }
 
 /// Connections the kernel may hold for a listener before it drops new ones (capped by
-/// `net.core.somaxconn`). Past `BIBLIO_MAX_CONNECTIONS` connections wait here; with the default
-/// of 128 a burst overflowed it, and each connection dropped cost its client a second (the
-/// first SYN retransmission).
+/// `net.core.somaxconn`). With the default of 128 a burst overflowed it, and each connection
+/// dropped cost its client a second (the first SYN retransmission).
 pub const ACCEPT_BACKLOG: u32 = 4096;
 
 /// A listening socket on `addr` with [`ACCEPT_BACKLOG`], for [`serve`].
@@ -183,6 +193,104 @@ struct ClosingListener {
     closed: tokio::sync::watch::Receiver<bool>,
     /// One per connection being served.
     slots: Arc<Semaphore>,
+    /// Connections accepted while every slot was taken, oldest first, with when they came.
+    waiting: VecDeque<(TcpStream, SocketAddr, Instant)>,
+    /// How long one may wait for a slot before it is answered 503.
+    max_wait: Duration,
+    /// Whether connections are being answered 503 (logged when it starts and ends).
+    shedding: bool,
+}
+
+/// Connections answered 503 because they waited too long for a place (or the waiting room was
+/// full): they never reach the router, so `http_server_request_duration_seconds` does not count
+/// them.
+pub const REFUSED_CONNECTIONS: &str = "http_server_connections_refused_total";
+
+/// Connections kept waiting for a slot at most; past it the next is answered 503 at once.
+const MAX_WAITING: usize = 4096;
+
+impl ClosingListener {
+    /// Answers 503 to every waiting connection that has waited its time.
+    fn shed_expired(&mut self) {
+        while let Some((_, _, since)) = self.waiting.front() {
+            if since.elapsed() < self.max_wait {
+                break;
+            }
+            if let Some((stream, _, _)) = self.waiting.pop_front() {
+                self.shed(stream);
+            }
+        }
+    }
+
+    fn shed(&mut self, stream: TcpStream) {
+        if !self.shedding {
+            self.shedding = true;
+            tracing::warn!(
+                max_wait_ms = self.max_wait.as_millis() as u64,
+                "every connection place taken for too long: answering 503 until one frees in time"
+            );
+        }
+        metrics::counter!(REFUSED_CONNECTIONS).increment(1);
+        tokio::spawn(answer_overloaded(stream));
+    }
+
+    /// Takes every connection the kernel still holds, after those that were waiting, to be
+    /// served without a slot; then closes the socket.
+    async fn close(&mut self) {
+        self.accepted.extend(
+            self.waiting
+                .drain(..)
+                .map(|(stream, addr, _)| (stream, addr)),
+        );
+        if let Some(listener) = self.inner.take() {
+            // A zero timeout still polls the accept once.
+            while let Ok(Ok(connection)) =
+                tokio::time::timeout(Duration::ZERO, TcpListener::accept(&listener)).await
+            {
+                self.accepted.push_back(connection);
+            }
+        }
+    }
+}
+
+/// The whole answer to a connection turned away: 503 with `Retry-After`, as the API's JSON
+/// error for `/api/` paths and a short page for the others, then a lingering close (reading what
+/// the client still sends, so that its request's unread bytes do not turn the close into a
+/// reset that could discard the answer).
+async fn answer_overloaded(mut stream: TcpStream) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut head = [0u8; 1024];
+    let read = tokio::time::timeout(Duration::from_millis(500), stream.read(&mut head))
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or(0);
+    let api = head[..read]
+        .split(|&b| b == b' ')
+        .nth(1)
+        .is_some_and(|path| path.starts_with(b"/api/"));
+    let (content_type, body) = if api {
+        (
+            "application/json",
+            r#"{"error":{"code":"overloaded","message":"the server is busy; retry shortly","details":[]}}"#,
+        )
+    } else {
+        (
+            "text/html; charset=utf-8",
+            "<!doctype html><title>Busy</title><p>The library is very busy. Please try again in a moment.</p>",
+        )
+    };
+    let answer = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: {content_type}\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    if stream.write_all(answer.as_bytes()).await.is_ok() && stream.shutdown().await.is_ok() {
+        let mut rest = [0u8; 1024];
+        let _ = tokio::time::timeout(Duration::from_secs(1), async {
+            while matches!(stream.read(&mut rest).await, Ok(n) if n > 0) {}
+        })
+        .await;
+    }
 }
 
 /// A connection with the slot it holds until it is dropped (closed). Those taken from the queue
@@ -256,45 +364,93 @@ impl axum::serve::Listener for ClosingListener {
                     addr,
                 );
             }
+            self.shed_expired();
+            if let Ok(slot) = Arc::clone(&self.slots).try_acquire_owned() {
+                if let Some((stream, addr, _)) = self.waiting.pop_front() {
+                    if self.waiting.is_empty() && self.shedding {
+                        self.shedding = false;
+                        tracing::info!("connections are served in time again");
+                    }
+                    return (
+                        Slotted {
+                            stream,
+                            _slot: Some(slot),
+                        },
+                        addr,
+                    );
+                }
+                let Some(listener) = self.inner.as_mut() else {
+                    return std::future::pending().await;
+                };
+                tokio::select! {
+                    accepted = TcpListener::accept(listener) => match accepted {
+                        Ok((stream, addr)) => {
+                            return (Slotted { stream, _slot: Some(slot) }, addr);
+                        }
+                        Err(e) => accept_failed(e).await,
+                    },
+                    () = closed(&mut self.closed) => self.close().await,
+                }
+                continue;
+            }
+            // Every slot taken: connections wait in the room until a slot frees or their time
+            // is up; past its size they are answered at once.
             let Some(listener) = self.inner.as_mut() else {
-                return std::future::pending().await;
+                // Closed: what is left is served without slots.
+                self.accepted.extend(
+                    self.waiting
+                        .drain(..)
+                        .map(|(stream, addr, _)| (stream, addr)),
+                );
+                if self.accepted.is_empty() {
+                    return std::future::pending().await;
+                }
+                continue;
             };
+            let slots = Arc::clone(&self.slots);
+            let oldest_due = self
+                .waiting
+                .front()
+                .map(|(_, _, since)| *since + self.max_wait);
             tokio::select! {
-                (accepted, slot) = async {
-                    // A slot first: until one is free, connections wait in the kernel's queue.
-                    let slot = Arc::clone(&self.slots).acquire_owned().await.ok();
-                    (TcpListener::accept(listener).await, slot)
-                } => match accepted {
-                    Ok((stream, addr)) => return (Slotted { stream, _slot: slot }, addr),
-                    Err(e) => {
-                        // As axum's own listener: a failed handshake is the client's business;
-                        // anything else (out of file descriptors) waits a moment.
-                        if !matches!(
-                            e.kind(),
-                            std::io::ErrorKind::ConnectionRefused
-                                | std::io::ErrorKind::ConnectionAborted
-                                | std::io::ErrorKind::ConnectionReset
-                        ) {
-                            tracing::error!(error = %e, "accept failed");
-                            tokio::time::sleep(Duration::from_secs(1)).await;
+                _ = slots.acquire() => {}
+                accepted = TcpListener::accept(listener) => match accepted {
+                    Ok((stream, addr)) => {
+                        if self.waiting.len() < MAX_WAITING {
+                            self.waiting.push_back((stream, addr, Instant::now()));
+                        } else {
+                            self.shed(stream);
                         }
                     }
+                    Err(e) => accept_failed(e).await,
                 },
-                () = closed(&mut self.closed) => {
-                    // Empty the queue (a zero timeout still polls the accept once), then close.
-                    while let Ok(Ok(connection)) =
-                        tokio::time::timeout(Duration::ZERO, TcpListener::accept(listener)).await
-                    {
-                        self.accepted.push_back(connection);
+                () = async {
+                    match oldest_due {
+                        Some(due) => tokio::time::sleep_until(due.into()).await,
+                        None => std::future::pending().await,
                     }
-                    self.inner = None;
-                }
+                } => {}
+                () = closed(&mut self.closed) => self.close().await,
             }
         }
     }
 
     fn local_addr(&self) -> std::io::Result<SocketAddr> {
         Ok(self.addr)
+    }
+}
+
+/// As axum's own listener: a failed handshake is the client's business; anything else (out of
+/// file descriptors) waits a moment.
+async fn accept_failed(e: std::io::Error) {
+    if !matches!(
+        e.kind(),
+        std::io::ErrorKind::ConnectionRefused
+            | std::io::ErrorKind::ConnectionAborted
+            | std::io::ErrorKind::ConnectionReset
+    ) {
+        tracing::error!(error = %e, "accept failed");
+        tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
 
@@ -344,9 +500,79 @@ mod tests {
         assert_eq!(s.drain, Duration::from_secs(1));
         assert_eq!(s.timeout, Duration::from_secs(10));
         assert_eq!(s.max_connections, 256);
+        assert_eq!(s.max_wait, Duration::from_secs(1));
     }
 
-    /// Past its slots the server takes no connection: the next one waits in the kernel's queue
+    /// A connection that waits past its time for a place is answered 503 at once, in the API's
+    /// JSON under `/api/` and as a page elsewhere; the connection holding the place is untouched.
+    #[tokio::test]
+    async fn a_connection_waiting_too_long_is_answered_503() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binds");
+        let addr = listener.local_addr().expect("bound");
+        let router = axum::Router::new().route("/", axum::routing::get(|| async { "hello" }));
+        let (_signal, stop) = tokio::sync::oneshot::channel::<()>();
+        let _server = tokio::spawn(serve(
+            listener,
+            router,
+            async move {
+                let _ = stop.await;
+            },
+            Draining::default(),
+            ShutdownSettings {
+                drain: Duration::ZERO,
+                timeout: Duration::from_secs(1),
+                max_connections: 1,
+                max_wait: Duration::from_millis(200),
+            },
+        ));
+        let mut holder = tokio::net::TcpStream::connect(addr)
+            .await
+            .expect("connects");
+        holder
+            .write_all(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
+            .await
+            .expect("written");
+        let mut first = [0u8; 256];
+        let n = holder.read(&mut first).await.expect("answered");
+        assert!(first[..n].starts_with(b"HTTP/1.1 200"));
+        for (path, body) in [
+            ("/api/v1/books", "\"code\":\"overloaded\""),
+            ("/books", "busy"),
+        ] {
+            let started = std::time::Instant::now();
+            let mut late = tokio::net::TcpStream::connect(addr)
+                .await
+                .expect("connects");
+            late.write_all(format!("GET {path} HTTP/1.1\r\nhost: x\r\n\r\n").as_bytes())
+                .await
+                .expect("written");
+            let mut answer = String::new();
+            tokio::time::timeout(Duration::from_secs(5), late.read_to_string(&mut answer))
+                .await
+                .expect("answered in time")
+                .expect("read");
+            assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+            assert!(answer.contains("retry-after: 1"), "{answer}");
+            assert!(answer.contains(body), "{answer}");
+            assert!(
+                started.elapsed() >= Duration::from_millis(150),
+                "it waited first"
+            );
+        }
+        // The place holder's keep-alive connection still works.
+        holder
+            .write_all(b"GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+            .await
+            .expect("written");
+        let mut again = String::new();
+        holder.read_to_string(&mut again).await.expect("read");
+        assert!(again.starts_with("HTTP/1.1 200"), "{again}");
+    }
+
+    /// Past its slots the server serves no further connection: the next one waits, unread,
     /// and is served, whole, as soon as another closes.
     #[tokio::test]
     async fn connections_past_the_limit_wait_their_turn() {
@@ -369,6 +595,7 @@ mod tests {
                 drain: Duration::ZERO,
                 timeout: Duration::from_secs(1),
                 max_connections: 2,
+                max_wait: Duration::from_secs(10),
             },
         ));
         let request = b"GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n";
@@ -438,6 +665,7 @@ mod tests {
             drain: Duration::from_millis(200),
             timeout: Duration::from_secs(5),
             max_connections: 16,
+            max_wait: Duration::from_secs(1),
         };
         let server = tokio::spawn(serve(
             listener,
@@ -505,6 +733,7 @@ mod tests {
                 drain: Duration::ZERO,
                 timeout: Duration::from_secs(1),
                 max_connections: 16,
+                max_wait: Duration::from_secs(1),
             },
         ));
         let mut stream = tokio::net::TcpStream::connect(addr)

@@ -508,26 +508,7 @@ mod tests {
     #[tokio::test]
     async fn a_connection_waiting_too_long_is_answered_503() {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("binds");
-        let addr = listener.local_addr().expect("bound");
-        let router = axum::Router::new().route("/", axum::routing::get(|| async { "hello" }));
-        let (_signal, stop) = tokio::sync::oneshot::channel::<()>();
-        let _server = tokio::spawn(serve(
-            listener,
-            router,
-            async move {
-                let _ = stop.await;
-            },
-            Draining::default(),
-            ShutdownSettings {
-                drain: Duration::ZERO,
-                timeout: Duration::from_secs(1),
-                max_connections: 1,
-                max_wait: Duration::from_millis(200),
-            },
-        ));
+        let (addr, _stop) = hello_server(1, Duration::from_millis(200)).await;
         let mut holder = tokio::net::TcpStream::connect(addr)
             .await
             .expect("connects");
@@ -572,19 +553,19 @@ mod tests {
         assert!(again.starts_with("HTTP/1.1 200"), "{again}");
     }
 
-    /// Past its slots the server serves no further connection: the next one waits, unread,
-    /// and is served, whole, as soon as another closes.
-    #[tokio::test]
-    async fn connections_past_the_limit_wait_their_turn() {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    /// A server answering "hello" on `/` with `max_connections` places and `max_wait`; it runs
+    /// until the sender is dropped.
+    async fn hello_server(
+        max_connections: usize,
+        max_wait: Duration,
+    ) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("binds");
         let addr = listener.local_addr().expect("bound");
         let router = axum::Router::new().route("/", axum::routing::get(|| async { "hello" }));
-        assert!(super::listen(addr).is_err(), "the address is taken");
-        let (_signal, stop) = tokio::sync::oneshot::channel::<()>();
-        let _server = tokio::spawn(serve(
+        let (signal, stop) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(serve(
             listener,
             router,
             async move {
@@ -594,10 +575,20 @@ mod tests {
             ShutdownSettings {
                 drain: Duration::ZERO,
                 timeout: Duration::from_secs(1),
-                max_connections: 2,
-                max_wait: Duration::from_secs(10),
+                max_connections,
+                max_wait,
             },
         ));
+        (addr, signal)
+    }
+
+    /// Past its slots the server serves no further connection: the next one waits, unread,
+    /// and is served, whole, as soon as another closes.
+    #[tokio::test]
+    async fn connections_past_the_limit_wait_their_turn() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (addr, _stop) = hello_server(2, Duration::from_secs(10)).await;
+        assert!(super::listen(addr).is_err(), "the address is taken");
         let request = b"GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n";
         // Two idle connections hold both slots.
         let first = tokio::net::TcpStream::connect(addr)

@@ -281,7 +281,23 @@ pub fn run(args: &FuzzArgs) -> anyhow::Result<()> {
             .env("SCHEMATHESIS_HOOKS", &hooks)
             .status()
             .context("cannot run schemathesis")?;
-        let totals = read_report(&report)?;
+        let mut totals = read_report(&report)?;
+        let interpreter_errors = python_ast_errors(&report);
+        if interpreter_errors > 0
+            && interpreter_errors == totals.errors
+            && totals.failures.is_empty()
+        {
+            // Not the API's: CPython 3.11's `ast.parse` (the machine's 3.11.7) now and then fails
+            // inside hypothesis with "AST constructor recursion depth mismatch", ending that
+            // operation's generation. The pass's other cases stand; the next pass, with another
+            // seed, makes up the cases.
+            eprintln!(
+                "schemathesis pass {pass}: {interpreter_errors} error(s) of the Python interpreter \
+                 (AST constructor recursion depth mismatch), not of the API; going on"
+            );
+            totals.errors = 0;
+            totals.exit_ok = true;
+        }
         total.generated += totals.generated;
         total.operations = total.operations.max(totals.operations);
         total.errors += totals.errors;
@@ -291,7 +307,7 @@ pub fn run(args: &FuzzArgs) -> anyhow::Result<()> {
                 None => total.failures.push((what, count)),
             }
         }
-        total.exit_ok = status.success() && totals.exit_ok;
+        total.exit_ok = (status.success() || interpreter_errors > 0) && totals.exit_ok;
         if !total.exit_ok || totals.generated == 0 {
             break;
         }
@@ -446,6 +462,33 @@ async fn prepare(base: &str) -> anyhow::Result<(String, u64, Vec<&'static str>)>
 }
 
 /// Totals from the JSON report schemathesis wrote into `dir`.
+/// The errors of a pass (in its JUnit report) that are CPython's "AST constructor recursion
+/// depth mismatch" inside hypothesis: the test tool failing, not the API.
+fn python_ast_errors(dir: &std::path::Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("junit-"))
+        })
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .map(|xml| interpreter_errors_in(&xml))
+        .sum()
+}
+
+/// Of the `<error>` elements of a JUnit report, those that are that interpreter error; 0 when
+/// any error is something else.
+fn interpreter_errors_in(xml: &str) -> u64 {
+    const MISMATCH: &str = "AST constructor recursion depth mismatch";
+    let errors: Vec<&str> = xml.split("<error").skip(1).collect();
+    let ours = errors.iter().filter(|e| e.contains(MISMATCH)).count();
+    if ours == errors.len() { ours as u64 } else { 0 }
+}
+
 fn read_report(dir: &std::path::Path) -> anyhow::Result<Totals> {
     let file = std::fs::read_dir(dir)
         .with_context(|| format!("schemathesis wrote no report in {}", dir.display()))?
@@ -525,5 +568,29 @@ fn delete_redis_keys(prefix: &str) {
             .args(chunk)
             .stdout(Stdio::null())
             .status();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::interpreter_errors_in;
+
+    #[test]
+    fn only_a_report_whose_every_error_is_the_interpreters_is_excused() {
+        let ast = r#"<testcase name="GET /a"><error type="error">SystemError: AST constructor recursion depth mismatch (before=66, after=133)</error></testcase>"#;
+        let other = r#"<testcase name="GET /b"><error type="error">ConnectionError: refused</error></testcase>"#;
+        assert_eq!(
+            interpreter_errors_in(&format!("<testsuite>{ast}</testsuite>")),
+            1
+        );
+        assert_eq!(
+            interpreter_errors_in(&format!("<testsuite>{ast}{other}</testsuite>")),
+            0
+        );
+        assert_eq!(
+            interpreter_errors_in(&format!("<testsuite>{other}</testsuite>")),
+            0
+        );
+        assert_eq!(interpreter_errors_in("<testsuite></testsuite>"), 0);
     }
 }

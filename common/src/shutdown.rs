@@ -270,14 +270,21 @@ async fn answer_overloaded(mut stream: TcpStream) {
         .nth(1)
         .is_some_and(|path| path.starts_with(b"/api/"));
     let (content_type, body) = if api {
+        let error = crate::error_body::ErrorBody {
+            error: crate::error_body::ErrorDetail {
+                code: crate::error_code::OVERLOADED.to_owned(),
+                message: "the server is busy; retry shortly".to_owned(),
+                details: None,
+            },
+        };
         (
             "application/json",
-            r#"{"error":{"code":"overloaded","message":"the server is busy; retry shortly","details":[]}}"#,
+            serde_json::to_string(&error).unwrap_or_default(),
         )
     } else {
         (
             "text/html; charset=utf-8",
-            "<!doctype html><title>Busy</title><p>The library is very busy. Please try again in a moment.</p>",
+            "<!doctype html><title>Busy</title><p>The library is very busy. Please try again in a moment.</p>".to_owned(),
         )
     };
     let answer = format!(
@@ -396,16 +403,8 @@ impl axum::serve::Listener for ClosingListener {
             // Every slot taken: connections wait in the room until a slot frees or their time
             // is up; past its size they are answered at once.
             let Some(listener) = self.inner.as_mut() else {
-                // Closed: what is left is served without slots.
-                self.accepted.extend(
-                    self.waiting
-                        .drain(..)
-                        .map(|(stream, addr, _)| (stream, addr)),
-                );
-                if self.accepted.is_empty() {
-                    return std::future::pending().await;
-                }
-                continue;
+                // Closed: `close` handed every waiting connection to `accepted`, all served.
+                return std::future::pending().await;
             };
             let slots = Arc::clone(&self.slots);
             let oldest_due = self
